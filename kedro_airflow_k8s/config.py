@@ -1,0 +1,469 @@
+"""Pydantic models of conf/<env>/airflow-k8s.yml; validation errors name the key path."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from kedro_airflow_k8s.errors import ConfigError
+
+CONFIG_FILE = "airflow-k8s.yml"
+DEFAULT_PROFILE = "__default__"
+SPARK_TAG = "kedro-airflow-k8s.group.pyspark"
+RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.resources."
+POD_TEMPLATE_TAG_PREFIX = "kedro-airflow-k8s.pod-template."
+SPARK_RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.spark-resources."
+
+SPARK_TYPES = ("none", "dataproc", "k8s", "kubernetes", "spark-operator", "standalone", "custom")
+
+
+def _to_str(value: Any) -> Any:
+    # YAML reads `cpu: 1` as an int and `memory: 1.5` as a float; Kubernetes wants strings.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Quantity = Annotated[str, BeforeValidator(_to_str)]
+Text = Annotated[str, BeforeValidator(_to_str)]
+NameList = Annotated[list[str], BeforeValidator(_split_commas)]
+
+
+class StrictModel(BaseModel):
+    """Base of every config section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Toleration(StrictModel):
+    """A Kubernetes toleration for the pod."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: Text | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = None
+
+
+class ResourceProfile(StrictModel):
+    """Pod settings for the nodes tagged ``kedro-airflow-k8s.resources.<profile>``."""
+
+    requests: dict[str, Quantity] = Field(
+        default_factory=dict, description="Container requests, e.g. {cpu: '1', memory: 2Gi}."
+    )
+    limits: dict[str, Quantity] = Field(
+        default_factory=dict, description="Container limits, e.g. {memory: 4Gi, nvidia.com/gpu: 1}."
+    )
+    node_selectors: dict[str, Text] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    labels: dict[str, Text] = Field(default_factory=dict)
+    annotations: dict[str, Text] = Field(default_factory=dict)
+
+
+class SecretRef(StrictModel):
+    """A Kubernetes secret exposed to the pod as env variables or a mounted volume."""
+
+    secret: str = Field(description="Name of the Kubernetes Secret object.")
+    deploy_type: Literal["env", "volume"] = "env"
+    deploy_target: str | None = Field(
+        default=None,
+        description="Env variable name (env) or mount path (volume). "
+        "With deploy_type env and no key, every key of the secret becomes a variable.",
+    )
+    key: str | None = Field(default=None, description="One key of the secret; all keys if unset.")
+
+    @model_validator(mode="after")
+    def _volume_needs_path(self) -> SecretRef:
+        if self.deploy_type == "volume" and not self.deploy_target:
+            raise ValueError("a volume secret needs deploy_target: the path to mount it at")
+        if self.deploy_type == "env" and self.key and not self.deploy_target:
+            raise ValueError("an env secret with a key needs deploy_target: the variable name")
+        return self
+
+
+class PodTemplate(StrictModel):
+    """A pod template for nodes tagged ``kedro-airflow-k8s.pod-template.<name>``."""
+
+    file: str | None = Field(
+        default=None, description="Path of a pod template YAML file on the Airflow worker."
+    )
+    spec: dict[str, Any] | None = Field(
+        default=None, description="The pod template itself, as a mapping (apiVersion, kind, spec)."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PodTemplate:
+        if (self.file is None) == (self.spec is None):
+            raise ValueError("set exactly one of 'file' and 'spec'")
+        return self
+
+
+class ExternalDependency(StrictModel):
+    """Another DAG (or one of its tasks) this DAG waits for, as an ExternalTaskSensor."""
+
+    dag_id: str
+    task_id: str | None = Field(default=None, description="Wait for the whole DAG if unset.")
+    check_existence: bool = True
+    execution_delta: int = Field(
+        default=0, description="Minutes between this run's logical date and the awaited one."
+    )
+    timeout: int = Field(default=24 * 3600, ge=1, description="Seconds to wait before failing.")
+    mode: Literal["poke", "reschedule"] = "reschedule"
+
+
+class LocalRunner(StrictModel):
+    """Where the project lives on the Airflow worker when ``node_runner: local``."""
+
+    project_path: str | None = Field(
+        default=None,
+        description="Project directory on the worker; defaults to the directory compile ran in.",
+    )
+    kedro_command: str = Field(default="kedro", description="The kedro executable to call.")
+    env_vars: dict[str, Text] = Field(default_factory=dict)
+
+
+class SparkResources(StrictModel):
+    """Driver and executor sizes of one Spark application."""
+
+    driver_cores: int | None = Field(default=None, ge=1)
+    driver_memory: Quantity | None = None
+    executor_cores: int | None = Field(default=None, ge=1)
+    executor_memory: Quantity | None = None
+    executor_instances: int | None = Field(default=None, ge=1)
+
+
+class DataprocSettings(StrictModel):
+    """Google Dataproc connection settings."""
+
+    project_id: str | None = Field(default=None, description="GCP project; connection's if unset.")
+    region: str = "europe-west1"
+    gcp_conn_id: str = "google_cloud_default"
+    idle_delete_ttl: int = Field(
+        default=3600,
+        ge=600,
+        description="Seconds of idleness after which Dataproc deletes the cluster by itself.",
+    )
+    labels: dict[str, Text] = Field(default_factory=dict)
+    impersonation_chain: str | None = None
+
+
+class SparkOperatorSettings(StrictModel):
+    """Spark Operator (SparkApplication CRD) settings."""
+
+    kubernetes_conn_id: str = "kubernetes_default"
+    spark_version: str = "4.0.0"
+    restart_policy: Literal["Never", "OnFailure", "Always"] = "Never"
+    delete_on_termination: bool = True
+
+
+class SparkConfig(StrictModel):
+    """How Spark groups run: the backend and its settings."""
+
+    type: Literal[
+        "none", "dataproc", "k8s", "kubernetes", "spark-operator", "standalone", "custom"
+    ] = Field(
+        default="none",
+        description="Backend for Spark groups. 'none' runs each Spark group like any other "
+        "task (one pod or local command, Spark in local mode inside it).",
+    )
+    project_name: str | None = Field(default=None, description="Defaults to run_name.")
+    cluster_name: str | None = Field(
+        default=None, description="Base of the per-run cluster name; defaults to project_name."
+    )
+    artifacts_path: str | None = Field(
+        default=None, description="fsspec URL where upload-pipeline puts the Spark artifacts."
+    )
+    user_init_path: str | None = Field(
+        default=None, description="Shell script prepended to the init script, relative to src/."
+    )
+    user_post_init_path: str | None = Field(
+        default=None, description="Shell script appended to the init script, relative to src/."
+    )
+    cluster_config: dict[str, Any] = Field(
+        default_factory=dict, description="Dataproc ClusterConfig, as its REST API spells it."
+    )
+    operator_factory: str | None = Field(
+        default=None, description="package.module.Class of a SparkOperatorFactoryBase subclass."
+    )
+    tags: NameList = Field(
+        default_factory=list, description=f"Node tags that mark Spark nodes, besides {SPARK_TAG}."
+    )
+    dataset_types: NameList = Field(
+        default_factory=list,
+        description="Fully qualified dataset classes that mark Spark nodes, besides the built-in.",
+    )
+    group_spark_nodes: bool = Field(
+        default=True, description="false gives each Spark node its own Spark task."
+    )
+    master: str | None = Field(
+        default=None, description="Spark master URL: spark://host:port, local[N], k8s://https://..."
+    )
+    deploy_mode: Literal["cluster", "client"] = "cluster"
+    conn_id: str = Field(default="spark_default", description="Airflow Spark connection id.")
+    image: str | None = Field(default=None, description="Spark image; defaults to run_config.image.")
+    namespace: str | None = Field(default=None, description="Defaults to run_config.namespace.")
+    service_account_name: str | None = None
+    labels: dict[str, Text] = Field(default_factory=dict)
+    node_selectors: dict[str, Text] = Field(default_factory=dict)
+    secrets: list[SecretRef] = Field(default_factory=list)
+    env_vars: dict[str, Text] = Field(default_factory=dict)
+    resources: dict[str, SparkResources] = Field(
+        default_factory=dict,
+        description="Named Spark resource profiles; a group takes the profile tagged "
+        "kedro-airflow-k8s.spark-resources.<name> on its nodes, else __default__.",
+    )
+    conf: dict[str, Text] = Field(
+        default_factory=dict, description="Spark conf; applied last, so it wins."
+    )
+    submit_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra SparkSubmitOperator arguments (packages, jars, py_files, ...).",
+    )
+    runner: str = Field(default="ThreadRunner", description="Kedro runner inside Spark.")
+    python: str | None = Field(
+        default=None, description="Python interpreter for the driver and executors."
+    )
+    project_path: str | None = Field(
+        default=None,
+        description="Project directory where the Spark driver runs (standalone/local); "
+        "defaults to the directory compile ran in.",
+    )
+    dataproc: DataprocSettings = Field(default_factory=DataprocSettings)
+    spark_operator: SparkOperatorSettings = Field(default_factory=SparkOperatorSettings)
+
+    @field_validator("operator_factory")
+    @classmethod
+    def _dotted_path(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", value):
+            raise ValueError(f"'{value}' is not a dotted path like my_package.factories.MyFactory")
+        return value
+
+    @model_validator(mode="after")
+    def _custom_needs_factory(self) -> SparkConfig:
+        if self.type == "custom" and not self.operator_factory:
+            raise ValueError("type 'custom' needs operator_factory: package.module.Class")
+        return self
+
+    @property
+    def backend(self) -> str:
+        return "k8s" if self.type == "kubernetes" else self.type
+
+
+class RunConfig(StrictModel):
+    """Everything about how the DAG and its tasks run."""
+
+    image: str = Field(description="Docker image with the Kedro project installed.")
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    namespace: str = Field(description="Kubernetes namespace of the pods.")
+    service_account_name: str | None = None
+    image_pull_secrets: NameList = Field(default_factory=list)
+    startup_timeout: int = Field(default=600, ge=1, description="Seconds a pod may take to start.")
+    kubernetes_conn_id: str | None = Field(
+        default=None, description="Airflow Kubernetes connection; in-cluster config if unset."
+    )
+    run_name: str | None = Field(default=None, description="DAG id; defaults to the package name.")
+    description: str | None = None
+    cron_expression: str | None = Field(
+        default=None, description="Schedule: a cron expression or preset such as @daily."
+    )
+    start_date: dt.date = Field(default=dt.date(2024, 1, 1))
+    catchup: bool = False
+    max_active_runs: int = Field(default=1, ge=1)
+    retries: int = Field(default=0, ge=0)
+    retry_delay: int = Field(default=300, ge=0, description="Seconds between retries.")
+    tags: NameList = Field(default_factory=list, description="Extra DAG tags.")
+    env_vars: dict[str, Text] = Field(default_factory=dict)
+    secrets: list[SecretRef] = Field(default_factory=list)
+    resources: dict[str, ResourceProfile] = Field(default_factory=dict)
+    kubernetes_pod_templates: dict[str, PodTemplate] = Field(default_factory=dict)
+    macro_params: NameList = Field(
+        default_factory=list, description="Kedro params filled from Airflow macros, e.g. ds."
+    )
+    variables_params: NameList = Field(
+        default_factory=list, description="Kedro params filled from Airflow Variables."
+    )
+    external_dependencies: list[ExternalDependency] = Field(default_factory=list)
+    node_runner: Literal["kubernetes", "local"] = "kubernetes"
+    local_runner: LocalRunner = Field(default_factory=LocalRunner)
+    group_memory_nodes: bool = Field(
+        default=True,
+        description="Put nodes joined by a MemoryDataset in one task; false makes it an error.",
+    )
+    spark: SparkConfig = Field(default_factory=SparkConfig)
+
+    @field_validator("cron_expression")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually"}
+        if value in presets or value in {"@continuous"}:
+            return value
+        fields = value.split()
+        if len(fields) not in (5, 6) or not all(
+            re.fullmatch(r"[\d*/,\-?LW#A-Za-z]+", f) for f in fields
+        ):
+            raise ValueError(
+                f"'{value}' is not a cron expression (five fields like '0 3 * * *') "
+                "or a preset such as @daily"
+            )
+        return value
+
+    @field_validator("macro_params", "variables_params")
+    @classmethod
+    def _identifiers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
+                raise ValueError(f"'{name}' is not a valid parameter name")
+        return value
+
+
+class PluginConfig(StrictModel):
+    """The whole of airflow-k8s.yml."""
+
+    host: str | None = Field(default=None, description="Airflow URL, e.g. https://airflow.example.com")
+    output: str = Field(
+        default="dags/", description="Where upload-pipeline writes the DAG: a path or fsspec URL."
+    )
+    run_config: RunConfig
+
+
+REQUIRED_HINTS = {
+    "run_config": "add a run_config section (kedro airflow-k8s init writes one)",
+    "run_config.image": "set it to the Docker image that has your project installed, "
+    "or pass --image",
+    "run_config.namespace": "set it to the Kubernetes namespace the pods run in",
+}
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Keys valid at ``loc`` (the path of the mapping that holds the offending key)."""
+    current: Any = model
+    for item in loc:
+        if isinstance(item, int) or current is None:
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(item))
+            current = _model_in(field.annotation) if field else None
+        else:
+            # Inside a dict of models (e.g. resources.<profile>): the key is the profile.
+            pass
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside an annotation such as dict[str, M], list[M] or M | None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def describe_errors(error: ValidationError, source: str) -> str:
+    lines = [f"{source} is not valid:"]
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        path = _path(loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            known = _known_keys(PluginConfig, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            if not close and known:
+                hint = f"; valid keys here: {', '.join(known)}"
+            lines.append(f"  - {path}: unknown key{hint}")
+        elif kind == "missing":
+            hint = REQUIRED_HINTS.get(path, "add it")
+            lines.append(f"  - {path}: required key is missing; {hint}")
+        else:
+            message = item["msg"]
+            if message.startswith("Value error, "):
+                message = message[len("Value error, ") :]
+            value = item.get("input")
+            shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+            lines.append(f"  - {path}: {message} (got {shown})")
+    return "\n".join(lines)
+
+
+def parse_config(
+    raw: Any, source: str = f"conf/base/{CONFIG_FILE}", overrides: dict[str, Any] | None = None
+) -> PluginConfig:
+    """Validate a raw mapping into a PluginConfig; raise ConfigError naming each bad key.
+
+    ``overrides`` maps dotted key paths (``run_config.image``) to values from the
+    command line; they are applied before validation.
+    """
+    if raw is None or raw == {}:
+        raise ConfigError(
+            f"{source} is missing or empty: run 'kedro airflow-k8s init <AIRFLOW_URL>' "
+            "to create it"
+        )
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} must be a mapping of keys, not {type(raw).__name__}")
+    data = _deep_copy(raw)
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        target = data
+        keys = dotted.split(".")
+        for key in keys[:-1]:
+            existing = target.get(key)
+            if not isinstance(existing, dict):
+                existing = {}
+                target[key] = existing
+            target = existing
+        target[keys[-1]] = value
+    try:
+        return PluginConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(describe_errors(error, source)) from None
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def json_schema() -> dict[str, Any]:
+    schema = PluginConfig.model_json_schema()
+    schema["title"] = "kedro-airflow-k8s configuration (airflow-k8s.yml)"
+    return schema
