@@ -369,29 +369,44 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """Keys valid at ``loc`` (the path of the mapping that holds the offending key)."""
-    current: Any = model
+    annotation: Any = model
     for item in loc:
-        if isinstance(item, int) or current is None:
+        if isinstance(item, int):
+            annotation = _unwrap(annotation, list)
             continue
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            field = current.model_fields.get(str(item))
-            current = _model_in(field.annotation) if field else None
+        model_cls = _model_in(annotation)
+        container = _unwrap(annotation, dict)
+        if container is not annotation and _model_in(container) is not None:
+            annotation = container  # the item is a user key such as a profile name
+        elif model_cls is not None and str(item) in model_cls.model_fields:
+            annotation = model_cls.model_fields[str(item)].annotation
         else:
-            # Inside a dict of models (e.g. resources.<profile>): the key is the profile.
-            pass
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
+            return []
+    found = _model_in(annotation)
+    return list(found.model_fields) if found is not None else []
+
+
+def _unwrap(annotation: Any, origin: type) -> Any:
+    """The value type of ``list[X]`` / ``dict[str, X]`` (also inside ``| None``)."""
+    import typing
+
+    for candidate in (annotation, *(typing.get_args(annotation) or ())):
+        if typing.get_origin(candidate) is origin:
+            return typing.get_args(candidate)[-1]
+    return annotation
 
 
 def _model_in(annotation: Any) -> Any:
-    """The BaseModel class inside an annotation such as dict[str, M], list[M] or M | None."""
+    """The BaseModel class of ``M`` or ``M | None`` (not inside containers)."""
+    import typing
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_in(arg)
-        if found is not None:
-            return found
+    if typing.get_origin(annotation) in (list, dict):
+        return None
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
     return None
 
 

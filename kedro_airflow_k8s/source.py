@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import pprint
 import re
+import unicodedata
 from typing import Any
 
 _JINJA_OPENERS = re.compile(r"\{[{%#]")
@@ -31,17 +31,41 @@ def literal(value: Any, indent: int = 0, width: int = 88) -> str:
     """A Python literal for ``value`` (str, numbers, bools, None, lists, tuples, dicts).
 
     Built on ``repr``, so quotes, backslashes, newlines and non-ASCII text survive
-    exactly. Long containers are wrapped and indented by ``indent`` spaces after
-    their first line.
+    exactly. A container that does not fit in ``width`` columns is written one item
+    per line, with ``indent`` spaces before its closing bracket.
     """
     _check_literal(value)
-    text = repr(value)
-    if len(text) + indent > width and isinstance(value, (dict, list, tuple)):
-        text = pprint.pformat(value, width=max(width - indent, 40), sort_dicts=False)
-    if indent and "\n" in text:
-        pad = " " * indent
-        text = text.replace("\n", "\n" + pad)
-    return text
+    return _format(value, indent, width)
+
+
+def _format(value: Any, indent: int, width: int) -> str:
+    flat = repr(value)
+    if isinstance(value, str) and "\n" in value.rstrip("\n") and len(flat) + indent > width:
+        # Implicit concatenation, one source line per text line: readable and exact.
+        pad = " " * (indent + 4)
+        parts = [f"{pad}{repr(line)}" for line in value.splitlines(keepends=True)]
+        return "(\n" + "\n".join(parts) + "\n" + " " * indent + ")"
+    if len(flat) + indent <= width or not isinstance(value, (dict, list, tuple)) or not value:
+        return flat
+    pad = " " * (indent + 4)
+    if isinstance(value, dict):
+        items = [
+            f"{pad}{repr(k)}: {_format(v, indent + 4, width)}," for k, v in value.items()
+        ]
+        opening, closing = "{", "}"
+    else:
+        items = [f"{pad}{_format(v, indent + 4, width)}," for v in value]
+        opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
+    return opening + "\n" + "\n".join(items) + "\n" + " " * indent + closing
+
+
+def comment(text: str) -> str:
+    """``text`` as ``#`` comment lines; control characters cannot end a comment early."""
+    lines = []
+    for line in text.split("\n"):
+        clean = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in line)
+        lines.append(f"# {clean}".rstrip())
+    return "\n".join(lines)
 
 
 def template_literal(value: Any, indent: int = 0) -> str:

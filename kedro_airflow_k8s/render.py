@@ -1,0 +1,485 @@
+"""Turn a plan and the plugin config into DAG source through the Jinja template."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from kedro_airflow_k8s import __version__
+from kedro_airflow_k8s.config import (
+    DEFAULT_PROFILE,
+    POD_TEMPLATE_TAG_PREFIX,
+    RESOURCES_TAG_PREFIX,
+    PluginConfig,
+    ResourceProfile,
+    RunConfig,
+    SecretRef,
+)
+from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.plan import Plan, Task
+from kedro_airflow_k8s.source import comment, identifier, literal, neutralise_template, template_literal
+
+TEMPLATES = Path(__file__).parent / "templates"
+FORBIDDEN_IMPORTS = ("kedro", "kedro_airflow_k8s")
+
+
+@dataclass
+class DagContext:
+    """Facts about the project that the DAG mentions, beyond the plan and config."""
+
+    project_name: str
+    package_name: str
+    env: str
+    pipeline_name: str
+    project_path: str
+    commit_sha: str | None = None
+    node_tags: dict[str, set[str]] = field(default_factory=dict)
+
+
+@dataclass
+class TaskBlock:
+    """One operator in the DAG source: its variable, its constructor call, its upstream."""
+
+    var: str
+    task_id: str
+    kind: str
+    source: str
+    upstream: list[str] = field(default_factory=list)
+    in_group: bool = True
+
+
+@dataclass
+class SparkRendering:
+    """What a Spark backend adds to the DAG; produced by ``kedro_airflow_k8s.spark``."""
+
+    imports: list[str] = field(default_factory=list)
+    preamble: str = ""
+    create_cluster: str | None = None
+    delete_cluster: str | None = None
+    submit: dict[str, str] = field(default_factory=dict)
+    dag_kwargs: dict[str, str] = field(default_factory=dict)
+    wiring: list[str] = field(default_factory=list)
+
+
+def jinja_environment() -> jinja2.Environment:
+    # No HTML escaping: the output is Python, and every value goes through `literal`.
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["literal"] = literal
+    env.filters["tliteral"] = template_literal
+    env.filters["comment"] = comment
+    return env
+
+
+def kedro_arguments(
+    task: Task, ctx: DagContext, run_config: RunConfig
+) -> tuple[list[str], str | None]:
+    """The ``kedro run`` arguments of a task, and its ``--params`` value (with macros)."""
+    args = ["run", "--pipeline", ctx.pipeline_name, "--env", ctx.env]
+    args += ["--nodes", ",".join(task.nodes)]
+    return args, params_value(run_config)
+
+
+def params_value(run_config: RunConfig) -> str | None:
+    # These are meant as Airflow templates; they are the only text not neutralised.
+    parts = [f"{name}={{{{ {name} }}}}" for name in run_config.macro_params]
+    parts += [f"{name}={{{{ var.value.{name} }}}}" for name in run_config.variables_params]
+    return ",".join(parts) or None
+
+
+def profile_for(tags: set[str], prefix: str, known: dict[str, Any], what: str, node: str) -> str:
+    chosen = sorted(tag[len(prefix) :] for tag in tags if tag.startswith(prefix))
+    for name in chosen:
+        if name not in known:
+            raise UserError(
+                f"node '{node}' has the tag '{prefix}{name}' but run_config.{what} has no "
+                f"profile '{name}'; add it or remove the tag (known: {', '.join(known) or 'none'})"
+            )
+    if chosen:
+        return chosen[0]
+    return DEFAULT_PROFILE if DEFAULT_PROFILE in known else ""
+
+
+def task_profile(task: Task, ctx: DagContext, known: dict[str, Any], prefix: str, what: str) -> str:
+    names = {
+        profile_for(ctx.node_tags.get(node, set()), prefix, known, what, node) for node in task.nodes
+    }
+    names.discard("")
+    if len(names) > 1 and DEFAULT_PROFILE in names:
+        names.discard(DEFAULT_PROFILE)
+    if len(names) > 1:
+        raise UserError(
+            f"task '{task.task_id}' runs nodes with different {what} profiles "
+            f"({', '.join(sorted(names))}); give its nodes {', '.join(task.nodes)} one profile"
+        )
+    return names.pop() if names else ""
+
+
+def secret_source(secret: SecretRef) -> str:
+    args = [literal(secret.deploy_type), literal(secret.deploy_target), literal(secret.secret)]
+    if secret.key:
+        args.append(literal(secret.key))
+    return f"Secret({', '.join(args)})"
+
+
+def profile_source(profile: ResourceProfile) -> str:
+    """Keyword arguments of KubernetesPodOperator for one resource profile."""
+    lines = []
+    if profile.requests or profile.limits:
+        lines.append(
+            '    "container_resources": k8s.V1ResourceRequirements(\n'
+            f"        requests={template_literal(profile.requests or None, 8)},\n"
+            f"        limits={template_literal(profile.limits or None, 8)},\n"
+            "    ),"
+        )
+    if profile.node_selectors:
+        lines.append(f'    "node_selector": {template_literal(profile.node_selectors, 4)},')
+    if profile.tolerations:
+        items = []
+        for tol in profile.tolerations:
+            kwargs = tol.model_dump(exclude_none=True)
+            body = ", ".join(f"{k}={literal(v)}" for k, v in kwargs.items())
+            items.append(f"        k8s.V1Toleration({body}),")
+        lines.append('    "tolerations": [\n' + "\n".join(items) + "\n    ],")
+    if profile.labels:
+        lines.append(f'    "labels": {template_literal(profile.labels, 4)},')
+    if profile.annotations:
+        lines.append(f'    "annotations": {template_literal(profile.annotations, 4)},')
+    return "{\n" + "\n".join(lines) + "\n}" if lines else "{}"
+
+
+def doc_md(task: Task) -> str:
+    lines = [f"Kedro nodes run by this task ({task.kind}):", ""]
+    lines += [f"- `{name}`: {task.reasons.get(name, '')}".rstrip(": ") for name in task.nodes]
+    return "\n".join(lines)
+
+
+class DagRenderer:
+    """Builds the template context for one DAG and renders it."""
+
+    def __init__(self, plan: Plan, config: PluginConfig, ctx: DagContext) -> None:
+        self.plan = plan
+        self.config = config
+        self.run = config.run_config
+        self.ctx = ctx
+        self.imports: set[str] = set()
+        self.vars: dict[str, str] = {}
+
+    def var_for(self, task_id: str) -> str:
+        if task_id not in self.vars:
+            base = identifier(task_id)
+            name, n = base, 2
+            taken = set(self.vars.values()) | RESERVED_NAMES
+            while name in taken:
+                name, n = f"{base}_{n}", n + 1
+            self.vars[task_id] = name
+        return self.vars[task_id]
+
+    # -- node tasks -------------------------------------------------------------------------
+    def pod_task(self, task: Task) -> str:
+        args, params = kedro_arguments(task, self.ctx, self.run)
+        if params:
+            args += ["--params", params]
+        profile = task_profile(
+            task, self.ctx, self.run.resources, RESOURCES_TAG_PREFIX, "resources"
+        )
+        template = task_profile(
+            task,
+            self.ctx,
+            self.run.kubernetes_pod_templates,
+            POD_TEMPLATE_TAG_PREFIX,
+            "kubernetes_pod_templates",
+        )
+        # The --params value holds the intended macros (built from validated parameter
+        # names); every other argument is neutralised.
+        rendered_args = [neutralise_template(a) for a in args[:-1]] + [args[-1]]
+        if not params:
+            rendered_args[-1] = neutralise_template(args[-1])
+        lines = [
+            "KubernetesPodOperator(",
+            f"    task_id={literal(task.task_id)},",
+            f"    name={literal(pod_name(task.task_id))},",
+            f"    doc_md={literal(doc_md(task), 4)},",
+            f"    arguments={literal(rendered_args, 4)},",
+        ]
+        if template:
+            tpl = self.run.kubernetes_pod_templates[template]
+            if tpl.file:
+                lines.append(f"    pod_template_file={template_literal(tpl.file)},")
+            else:
+                lines.append(f"    pod_template_dict={template_literal(tpl.spec, 4)},")
+        lines.append("    **POD,")
+        if profile:
+            lines.append(f"    **{profile_var(profile)},")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def bash_task(self, task: Task) -> str:
+        args, params = kedro_arguments(task, self.ctx, self.run)
+        command = " ".join(
+            [shlex.quote(self.run.local_runner.kedro_command)] + [shlex.quote(a) for a in args]
+        )
+        if params:
+            command += ' --params "$KEDRO_AIRFLOW_K8S_PARAMS"'
+        if command.endswith((".sh", ".bash")):
+            command += " "  # Airflow would read a command ending in .sh as a template file
+        lines = [
+            "BashOperator(",
+            f"    task_id={literal(task.task_id)},",
+            f"    doc_md={literal(doc_md(task), 4)},",
+            f"    bash_command={literal(neutralise_template(command))},",
+        ]
+        if params:
+            lines.append(
+                "    env={**LOCAL_ENV, "
+                f'"KEDRO_AIRFLOW_K8S_PARAMS": {literal(params)}}},'
+            )
+        else:
+            lines.append("    env=LOCAL_ENV,")
+        lines += ["    cwd=PROJECT_PATH,", "    append_env=True,", ")"]
+        return "\n".join(lines)
+
+    # -- assembly ---------------------------------------------------------------------------
+    def context(self, spark: SparkRendering | None) -> dict[str, Any]:
+        run = self.run
+        local = run.node_runner == "local"
+        blocks: list[TaskBlock] = []
+        for task in self.plan.tasks:
+            var = self.var_for(task.task_id)
+            if task.is_spark and spark is not None and task.task_id in spark.submit:
+                source = spark.submit[task.task_id]
+            elif local:
+                source = self.bash_task(task)
+            else:
+                source = self.pod_task(task)
+            upstream = [self.var_for(t) for t in task.upstream]
+            blocks.append(TaskBlock(var, task.task_id, task.kind, source, upstream))
+
+        imports = {"import datetime", "from airflow.sdk import DAG, TaskGroup"}
+        if local:
+            imports.add("from airflow.providers.standard.operators.bash import BashOperator")
+        else:
+            imports.add(
+                "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator"
+            )
+            imports.add("from kubernetes.client import models as k8s")
+            if run.secrets:
+                imports.add("from airflow.providers.cncf.kubernetes.secret import Secret")
+        if run.external_dependencies:
+            imports.add(
+                "from airflow.providers.standard.sensors.external_task import ExternalTaskSensor"
+            )
+        if spark is not None:
+            imports.update(spark.imports)
+
+        profiles = []
+        if not local:
+            for name, profile in run.resources.items():
+                profiles.append((profile_var(name), profile_source(profile)))
+
+        sensors = []
+        for dep in run.external_dependencies:
+            var = self.var_for(
+                f"wait_for_{dep.dag_id}" + (f"_{dep.task_id}" if dep.task_id else "")
+            )
+            sensors.append((var, sensor_source(var, dep)))
+
+        tags = [f"commit_sha:{self.ctx.commit_sha or 'unknown'}", f"kedro-airflow-k8s:{__version__}"]
+        tags += [t for t in run.tags if t not in tags]
+        start = run.start_date
+        return {
+            "version": __version__,
+            "ctx": self.ctx,
+            "plan": self.plan,
+            "run": run,
+            "local": local,
+            "imports": sort_imports(imports),
+            "dag_id": self.plan.dag_id,
+            "description": run.description,
+            "schedule": run.cron_expression,
+            "start_date": f"datetime.datetime({start.year}, {start.month}, {start.day}, "
+            "tzinfo=datetime.timezone.utc)",
+            "tags": tags,
+            "dag_doc": dag_doc(self.plan, self.ctx),
+            "header": header_doc(self.plan, self.ctx),
+            "pod_defaults": None if local else pod_defaults(run),
+            "local_env": {**run.env_vars, **run.local_runner.env_vars},
+            "project_path": run.local_runner.project_path or self.ctx.project_path,
+            "profiles": profiles,
+            "sensors": sensors,
+            "blocks": blocks,
+            "spark": spark,
+            "dependencies": dependency_lines(blocks),
+        }
+
+    def render(self, spark: SparkRendering | None = None) -> str:
+        template = jinja_environment().get_template("airflow_dag.py.j2")
+        return template.render(**self.context(spark))
+
+
+RESERVED_NAMES = {
+    "dag",
+    "kedro",
+    "k8s",
+    "datetime",
+    "POD",
+    "LOCAL_ENV",
+    "PROJECT_PATH",
+    "create_cluster",
+    "delete_cluster",
+    "DAG",
+    "TaskGroup",
+    "Secret",
+}
+
+
+def pod_name(task_id: str) -> str:
+    import re
+
+    name = re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-")
+    return (name or "kedro-node")[:50].strip("-") or "kedro-node"
+
+
+def profile_var(name: str) -> str:
+    if name == DEFAULT_PROFILE:
+        return "RESOURCES_DEFAULT"
+    return "RESOURCES_" + identifier(name, prefix="profile").upper()
+
+
+def pod_defaults(run: RunConfig) -> str:
+    lines = [
+        f'    "namespace": {template_literal(run.namespace)},',
+        f'    "image": {template_literal(run.image)},',
+        f'    "image_pull_policy": {literal(run.image_pull_policy)},',
+        '    "cmds": ["kedro"],',
+        f'    "startup_timeout_seconds": {literal(run.startup_timeout)},',
+        '    "on_finish_action": "delete_pod",',
+        '    "get_logs": True,',
+    ]
+    if run.service_account_name:
+        lines.append(f'    "service_account_name": {literal(run.service_account_name)},')
+    if run.image_pull_secrets:
+        refs = ", ".join(
+            f"k8s.V1LocalObjectReference(name={literal(n)})" for n in run.image_pull_secrets
+        )
+        lines.append(f'    "image_pull_secrets": [{refs}],')
+    if run.kubernetes_conn_id:
+        lines.append(f'    "kubernetes_conn_id": {template_literal(run.kubernetes_conn_id)},')
+    if run.env_vars:
+        lines.append(f'    "env_vars": {template_literal(run.env_vars, 4)},')
+    if run.secrets:
+        items = "\n".join(f"        {secret_source(s)}," for s in run.secrets)
+        lines.append('    "secrets": [\n' + items + "\n    ],")
+    return "{\n" + "\n".join(lines) + "\n}"
+
+
+def sensor_source(var: str, dep: Any) -> str:
+    lines = [
+        "ExternalTaskSensor(",
+        f"    task_id={literal(var)},",
+        f"    external_dag_id={template_literal(dep.dag_id)},",
+    ]
+    if dep.task_id:
+        lines.append(f"    external_task_id={template_literal(dep.task_id)},")
+    if dep.execution_delta:
+        lines.append(f"    execution_delta=datetime.timedelta(minutes={dep.execution_delta}),")
+    lines += [
+        f"    check_existence={literal(dep.check_existence)},",
+        f"    timeout={literal(dep.timeout)},",
+        f"    mode={literal(dep.mode)},",
+        ")",
+    ]
+    return "\n".join(lines)
+
+
+def dependency_lines(blocks: list[TaskBlock]) -> list[str]:
+    lines = []
+    for block in blocks:
+        if not block.upstream:
+            continue
+        if len(block.upstream) == 1:
+            lines.append(f"{block.upstream[0]} >> {block.var}")
+        else:
+            lines.append(f"[{', '.join(block.upstream)}] >> {block.var}")
+    return lines
+
+
+def sort_imports(imports: set[str]) -> list[str]:
+    """Standard library first, then Airflow and providers, as isort would order them."""
+    stdlib = {"datetime", "hashlib", "json", "os", "re"}
+
+    def module(line: str) -> str:
+        return line.split()[1]
+
+    first = sorted((i for i in imports if module(i).split(".")[0] in stdlib), key=module)
+    rest = sorted((i for i in imports if module(i).split(".")[0] not in stdlib), key=module)
+    return first + ([""] if first and rest else []) + rest
+
+
+def header_doc(plan: Plan, ctx: DagContext) -> str:
+    return (
+        f"Airflow DAG for the Kedro project '{ctx.project_name}' "
+        f"(pipeline '{ctx.pipeline_name}', env '{ctx.env}').\n\n"
+        f"Generated by kedro-airflow-k8s {__version__}. Change conf/{ctx.env}/airflow-k8s.yml "
+        "and run `kedro airflow-k8s compile` rather than editing this file."
+    )
+
+
+def dag_doc(plan: Plan, ctx: DagContext) -> str:
+    spark = len(plan.spark_tasks)
+    return (
+        f"Kedro project **{ctx.project_name}**, pipeline `{ctx.pipeline_name}`, "
+        f"env `{ctx.env}`, commit `{ctx.commit_sha or 'unknown'}`.\n\n"
+        f"{len(plan.tasks)} tasks, {spark} of them Spark groups."
+    )
+
+
+def check_source(source: str, filename: str) -> None:
+    """Compile the generated source and refuse imports of Kedro or this plugin."""
+    import ast
+
+    try:
+        tree = ast.parse(source, filename=filename)
+        compile(tree, filename, "exec")
+    except SyntaxError as error:
+        raise RuntimeError(
+            f"the generated DAG {filename} does not compile (line {error.lineno}: {error.msg}); "
+            "this is a bug in kedro-airflow-k8s or in a custom operator factory"
+        ) from error
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        for name in names:
+            if name.split(".")[0] in FORBIDDEN_IMPORTS:
+                raise UserError(
+                    f"the generated DAG would import '{name}'; DAG files must need only Airflow "
+                    "and its providers (check the custom operator factory's imports_statement)"
+                )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
