@@ -123,7 +123,7 @@ def load_project(
         raise UserError(f"cannot load the Kedro project at {path}: {error}") from None
     env = env or default_env()
     conf_source = path / settings.CONF_SOURCE
-    loader_args = dict(settings.CONFIG_LOADER_ARGS)
+    loader_args = with_env_resolver(settings.CONFIG_LOADER_CLASS, settings.CONFIG_LOADER_ARGS)
     config_loader = settings.CONFIG_LOADER_CLASS(
         conf_source=str(conf_source), env=env, **loader_args
     )
@@ -161,6 +161,28 @@ def load_project(
         config_source=f"conf/{env}/{CONFIG_FILE} (merged with conf/base)",
         overrides=dict(overrides or {}),
     )
+
+
+def with_env_resolver(loader_class: type, loader_args: dict[str, Any]) -> dict[str, Any]:
+    """Loader arguments for reading airflow-k8s.yml.
+
+    ``${oc.env:...}`` is enabled (deployment settings such as image tags come from
+    the environment; Kedro enables it only for credentials by default), and an
+    environment's file is merged key by key into conf/base ("soft" merge), so
+    conf/prod/airflow-k8s.yml can change one value without repeating the rest.
+    """
+    from kedro.config import OmegaConfigLoader
+    from omegaconf.resolvers import oc
+
+    args = dict(loader_args)
+    if isinstance(loader_class, type) and issubclass(loader_class, OmegaConfigLoader):
+        resolvers = dict(args.get("custom_resolvers") or {})
+        resolvers.setdefault("oc.env", oc.env)
+        args["custom_resolvers"] = resolvers
+        strategies = dict(args.get("merge_strategy") or {})
+        strategies.setdefault("airflow-k8s", "soft")
+        args["merge_strategy"] = strategies
+    return args
 
 
 def _read(config_loader: Any, key: str, required: bool, env: str) -> dict[str, Any]:

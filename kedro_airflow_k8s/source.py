@@ -6,14 +6,22 @@ import re
 import unicodedata
 from typing import Any
 
-_JINJA_OPENERS = re.compile(r"\{[{%#]")
+_JINJA_SPECIAL = re.compile(r"\{[{%#]|\r")
 
 
 def neutralise_template(text: str) -> str:
-    """Make ``text`` render to itself in Airflow's Jinja: ``{{``, ``{%`` and ``{#`` become
-    expressions that print those two characters, so no user value is ever evaluated.
+    r"""Make ``text`` render to itself in Airflow's Jinja.
+
+    ``{{``, ``{%`` and ``{#`` become expressions that print those two characters,
+    so no user value is ever evaluated. Jinja also turns ``\r`` into ``\n`` and
+    drops one trailing newline; those are written as expressions too.
     """
-    return _JINJA_OPENERS.sub(lambda m: "{{ '" + m.group(0) + "' }}", text)
+    text = _JINJA_SPECIAL.sub(
+        lambda m: "{{ '\\r' }}" if m.group(0) == "\r" else "{{ '" + m.group(0) + "' }}", text
+    )
+    if text.endswith("\n"):
+        text += "{{ '' }}"
+    return text
 
 
 def neutralise_all(value: Any) -> Any:

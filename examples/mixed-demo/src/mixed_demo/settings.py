@@ -1,0 +1,1 @@
+"""Kedro project settings: the defaults, so loading the catalog never starts Spark."""
