@@ -45,12 +45,15 @@ class KedroProject:
     def config(self) -> PluginConfig:
         return parse_config(self.raw_config, source=self.config_source, overrides=self.overrides)
 
+    @cached_property
+    def _catalog_type(self) -> Any:
+        from kedro_airflow_k8s.classify import cached_catalog_type, catalog_types
+
+        return cached_catalog_type(catalog_types(self.catalog))
+
     def catalog_type(self, name: str) -> str | None:
         """Fully qualified dataset class of ``name``, or None when it is not declared."""
-        try:
-            return self.catalog.get_type(name)
-        except Exception:  # noqa: BLE001 - an unresolvable name behaves as undeclared
-            return None
+        return self._catalog_type(name)
 
     def dataset_config(self, name: str) -> dict[str, Any]:
         """The catalog entry of ``name`` (patterns resolved), credentials removed."""

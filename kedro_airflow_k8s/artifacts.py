@@ -1,0 +1,534 @@
+"""What a Spark cluster needs to run the project's nodes: wheel, conf, entry and init scripts."""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import hashlib
+import importlib.util
+import io
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from kedro_airflow_k8s.config import RunConfig
+from kedro_airflow_k8s.errors import UserError
+
+# File and directory names that may hold secrets (matched case-insensitively).
+SECRET_PATTERNS = (
+    "credentials*",
+    "*secret*",
+    "*token*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    ".env*",
+    "id_rsa*",
+    "id_ed25519*",
+    ".netrc",
+    ".pgpass",
+)
+# A wheel with such a file is refused outright, so leave out the pattern that also matches
+# honest package data such as tokenizer.json.
+WHEEL_SECRET_PATTERNS = tuple(p for p in SECRET_PATTERNS if p != "*token*")
+# Directories that never travel: history, data, environments, caches.
+DENIED_DIRS = frozenset(
+    {".git", "data", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
+)
+CONF_SUFFIXES = frozenset({".yml", ".yaml", ".json", ".toml", ".sql", ".txt", ".md"})
+# Top-level project entries a wheel build never reads; skipping them keeps the copy small.
+NOT_FOR_WHEEL = frozenset(
+    {"conf", "data", "build", "dist", "logs", "notebooks", "sessions", "mlruns"}
+)
+# Backends whose Spark driver runs where the project is, so relative local paths resolve.
+LOCAL_BACKENDS = frozenset({"none", "standalone"})
+# Zip and tar need a date after 1980; a fixed one makes equal content give equal bytes.
+FIXED_EPOCH = 315532800
+
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("kedro_airflow_k8s", "templates"),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+_TEMPLATES.filters["shquote"] = shlex.quote
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of the set: ``name`` is its file name, ``path`` where it lies locally."""
+
+    name: str
+    path: Path
+    kind: str
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
+@dataclass(frozen=True)
+class ArtifactSet:
+    """The four artifacts of one version; they live under ``<base_url>/<version>/``.
+
+    ``artifacts_url`` is the base URL written into the init script (None: the
+    cluster must set KEDRO_ARTIFACTS_URL); ``warnings`` are for the user;
+    ``excluded`` lists the config files left out of the archive, with why.
+    """
+
+    version: str
+    wheel: Artifact
+    conf: Artifact
+    entry: Artifact
+    init: Artifact
+    artifacts_url: str | None = None
+    warnings: tuple[str, ...] = ()
+    excluded: tuple[tuple[str, str], ...] = ()
+
+    def __iter__(self) -> Iterator[Artifact]:
+        # Upload order: the init script last, since it is what refers to the others.
+        return iter((self.wheel, self.conf, self.entry, self.init))
+
+    def key(self, artifact: Artifact) -> str:
+        """Where ``artifact`` goes relative to the base URL."""
+        return f"{self.version}/{artifact.name}"
+
+    def urls(self, base_url: str) -> dict[str, str]:
+        """Kind ("wheel", "conf", "entry", "init") -> URL of that artifact under ``base_url``."""
+        base = base_url.rstrip("/")
+        return {artifact.kind: f"{base}/{self.key(artifact)}" for artifact in self}
+
+
+def build_artifacts(
+    project_path: Path,
+    package_name: str,
+    env: str,
+    run_config: RunConfig,
+    out_dir: Path,
+    artifacts_url: str | None = None,
+    conf_source: str = "conf",
+) -> ArtifactSet:
+    """Build the project wheel, conf archive, entry and init scripts into ``out_dir/<version>/``.
+
+    ``artifacts_url`` is the base URL the artifacts will be published to (usually
+    ``run_config.spark.artifacts_path``); the init script fetches them from there.
+    Every file appears whole or not at all.
+    """
+    if not package_name.isidentifier():
+        raise UserError(f"'{package_name}' is not a Python package name")
+    project_path = Path(project_path).resolve()
+    out_dir = Path(out_dir).resolve()
+    conf_dir = project_path / conf_source
+    warnings: list[str] = []
+    included, excluded = select_conf_files(conf_dir, env)
+    if env == "local":
+        warnings.append(
+            f"env 'local' is never packaged (it holds credentials): the Spark cluster gets "
+            f"{conf_source}/base only; compile with --env <name> to ship another env"
+        )
+    elif env != "base" and not (conf_dir / env).is_dir():
+        raise UserError(
+            f"{conf_dir / env} does not exist: create it or compile with an env that exists"
+        )
+    user_init = _user_script(project_path, run_config.spark.user_init_path, "user_init_path")
+    user_post = _user_script(
+        project_path, run_config.spark.user_post_init_path, "user_post_init_path"
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as scratch:
+        wheel_path = build_wheel(project_path, Path(scratch), exclude=out_dir)
+        conf_bytes = conf_archive(conf_dir, included, env)
+        entry_text = render_entry_script(package_name)
+
+        def init_text(version: str) -> str:
+            names = artifact_names(package_name, env, version)
+            return render_init_script(
+                package_name=package_name,
+                version=version,
+                artifacts_url=artifacts_url or "",
+                wheel_name=wheel_path.name,
+                conf_name=names["conf"],
+                entry_name=names["entry"],
+                conf_root=conf_dir.name,
+                python=run_config.spark.python or "python3",
+                user_init=user_init,
+                user_post=user_post,
+            )
+
+        version = git_version(project_path, [conf_dir.parent / rel for rel in included], out_dir)
+        if version is None:
+            # The init script names the version, so it is hashed with a placeholder in its place.
+            parts = (_wheel_digest(wheel_path), conf_bytes, entry_text.encode())
+            parts += (init_text("{version}").encode(),)
+            digest = hashlib.sha256(b"".join(hashlib.sha256(part).digest() for part in parts))
+            version = "h" + digest.hexdigest()[:12]
+        names = {"wheel": wheel_path.name, **artifact_names(package_name, env, version)}
+        contents = {
+            "wheel": (wheel_path.read_bytes(), 0o644),
+            "conf": (conf_bytes, 0o644),
+            "entry": (entry_text.encode(), 0o755),
+            "init": (init_text(version).encode(), 0o755),
+        }
+        target = out_dir / version
+        target.mkdir(exist_ok=True)
+        made = {}
+        for kind, (data, mode) in contents.items():
+            made[kind] = Artifact(names[kind], target / names[kind], kind)
+            _write_atomic(made[kind].path, data, mode)
+    return ArtifactSet(
+        version=version,
+        **made,
+        artifacts_url=artifacts_url,
+        warnings=tuple(warnings),
+        excluded=tuple(excluded),
+    )
+
+
+def artifact_names(package_name: str, env: str, version: str) -> dict[str, str]:
+    """File names of the conf archive and the entry and init scripts of one version.
+
+    The conf archive and init script differ per env, so their names carry it:
+    one commit compiled for two envs must not overwrite one with the other.
+    """
+    env_part = "" if env in ("base", "local") else f"-{env}"
+    return {
+        "conf": f"conf-{package_name}{env_part}-{version}.tar.gz",
+        "entry": f"spark_run-{package_name}-{version}.py",
+        "init": f"init-{package_name}{env_part}-{version}.sh",
+    }
+
+
+def looks_secret(name: str, patterns: tuple[str, ...] = SECRET_PATTERNS) -> bool:
+    """Whether a file or directory name is one that often holds credentials or keys."""
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in patterns)
+
+
+def denied_reason(name: str) -> str | None:
+    """Why a file or directory name must never leave the machine, or None if it may."""
+    if name.lower() in DENIED_DIRS:
+        return f"'{name}' is never packaged"
+    if looks_secret(name):
+        return f"'{name}' looks like a secret"
+    if name.startswith("."):
+        return "hidden files are never packaged"
+    return None
+
+
+def select_conf_files(conf_dir: Path, env: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Config files to ship and those left out, with why, as POSIX paths like conf/base/x.yml.
+
+    Only ``base`` and ``env`` are read, never ``local``; a file goes in when its
+    suffix is a config suffix and nothing in its path is on the deny list.
+    """
+    included: list[str] = []
+    excluded: list[tuple[str, str]] = []
+    for env_dir in ["base"] + ([] if env in ("base", "local") else [env]):
+        root = conf_dir / env_dir
+        if not root.is_dir():
+            continue
+        for current, dirs, files in os.walk(root):
+            here = Path(current)
+            rel_dir = here.relative_to(conf_dir.parent)
+            for name in sorted(dirs):
+                reason = denied_reason(name)
+                if reason is None and (here / name / "pyvenv.cfg").exists():
+                    reason = "virtual environments are never packaged"
+                if reason is None and (here / name).is_symlink():
+                    reason = "symbolic links are not followed"
+                if reason:
+                    dirs.remove(name)
+                    excluded.append(((rel_dir / name).as_posix() + "/", reason))
+            for name in files:
+                rel = (rel_dir / name).as_posix()
+                reason = denied_reason(name)
+                if reason is None and (here / name).is_symlink():
+                    reason = "symbolic links are not followed"
+                if reason is None and Path(name).suffix.lower() not in CONF_SUFFIXES:
+                    reason = f"only {', '.join(sorted(CONF_SUFFIXES))} files are packaged"
+                if reason:
+                    excluded.append((rel, reason))
+                else:
+                    included.append(rel)
+    return sorted(included), sorted(excluded)
+
+
+def conf_archive(conf_dir: Path, files: list[str], env: str) -> bytes:
+    """A gzipped tar of ``files`` (as ``select_conf_files`` names them); equal content gives
+    equal bytes.
+
+    It also holds an empty ``local/`` directory: Kedro refuses an env directory
+    that does not exist, and ``local`` is its default env.
+    """
+    root = PurePosixPath(conf_dir.name)
+    dirs = {root, root / "base", root / "local"}
+    if env not in ("base", "local"):
+        dirs.add(root / env)
+    for rel in files:
+        dirs.update(PurePosixPath(rel).parents)
+    dirs.discard(PurePosixPath("."))
+    members = [(str(d), None) for d in dirs] + [(rel, conf_dir.parent / rel) for rel in files]
+
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, mtime=FIXED_EPOCH) as zipped:
+        with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, source in sorted(members):
+                info = tarfile.TarInfo(name)
+                info.mtime = FIXED_EPOCH
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                if source is None:
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+                else:
+                    data = source.read_bytes()
+                    info.size = len(data)
+                    info.mode = 0o644
+                    tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def build_wheel(project_path: Path, dest_dir: Path, exclude: Path | None = None) -> Path:
+    """Build the project wheel the way ``kedro package`` does (PEP 517, ``python -m build``).
+
+    The build runs on a copy of the project without data, conf, history or
+    environments, so it never writes into the project nor picks up a stale
+    ``build/``. It is not isolated (works offline): the build backend must be
+    installed here. A wheel holding a file that looks like a secret is refused.
+    """
+    backend = _build_backend(project_path)
+    module = backend.split(":")[0].split(".")[0]
+    if not _importable(module):
+        raise UserError(
+            f"the project's build backend '{backend}' is not installed in this Python "
+            f"({sys.executable}): install the package that provides '{module}'"
+        )
+    if not _importable("build"):
+        raise UserError(
+            f"building the project wheel needs 'build': pip install build ({sys.executable})"
+        )
+    with tempfile.TemporaryDirectory(prefix="kak-wheel-") as workdir:
+        source = Path(workdir) / "project"
+        shutil.copytree(
+            project_path, source, symlinks=True, ignore=_wheel_copy_filter(project_path, exclude)
+        )
+        out = Path(workdir) / "dist"
+        result = subprocess.run(
+            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), "."],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SOURCE_DATE_EPOCH": str(FIXED_EPOCH)},
+        )
+        wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
+        if result.returncode != 0 or len(wheels) != 1:
+            output = (result.stdout + result.stderr).strip().splitlines()[-20:]
+            raise UserError(
+                f"building the wheel of {project_path} failed (python -m build --wheel):\n"
+                + "\n".join(output)
+            )
+        _refuse_secrets(wheels[0])
+        return Path(shutil.move(str(wheels[0]), dest_dir / wheels[0].name))
+
+
+def git_version(project_path: Path, files: list[Path], out_dir: Path | None = None) -> str | None:
+    """The short commit sha if the project's git tree is clean and tracks ``files``, else None.
+
+    ``out_dir`` is left out of the check, so artifacts written into the project
+    do not make the next build look dirty.
+    """
+    if shutil.which("git") is None:
+        return None
+
+    def git(*args: str) -> str | None:
+        result = subprocess.run(
+            ["git", "-C", str(project_path), *args], capture_output=True, text=True
+        )
+        return result.stdout if result.returncode == 0 else None
+
+    sha = git("rev-parse", "--short=12", "HEAD")
+    if not sha:
+        return None
+    pathspec = ["."]
+    if out_dir is not None and out_dir.is_relative_to(project_path):
+        pathspec.append(f":(exclude){out_dir.relative_to(project_path).as_posix()}")
+    status = git("status", "--porcelain", "--untracked-files=all", "--", *pathspec)
+    if status is None or status.strip():
+        return None
+    # An ignored file in conf/base would ship without being part of the commit.
+    tracked = git("ls-files", "--full-name", "-z", "--", *(str(f) for f in files))
+    top = git("rev-parse", "--show-toplevel")
+    if tracked is None or top is None:
+        return None
+    top_path = Path(top.strip()).resolve()
+    wanted = {f.resolve().relative_to(top_path).as_posix() for f in files}
+    if not wanted <= set(tracked.split("\0")):
+        return None
+    return sha.strip()
+
+
+def render_entry_script(package_name: str) -> str:
+    """``spark_run.py``: the main file of the Spark applications (see the template's docstring)."""
+    text = _TEMPLATES.get_template("spark_run.py.j2").render(package_name=package_name)
+    compile(text, "spark_run.py", "exec")  # a broken entry script must fail here, not on a cluster
+    return text
+
+
+def render_init_script(
+    *,
+    package_name: str,
+    version: str,
+    artifacts_url: str,
+    wheel_name: str,
+    conf_name: str,
+    entry_name: str,
+    conf_root: str = "conf",
+    python: str = "python3",
+    user_init: tuple[str, str] | None = None,
+    user_post: tuple[str, str] | None = None,
+) -> str:
+    """The cluster init script; ``user_init``/``user_post`` are (path shown, shell text)."""
+    return _TEMPLATES.get_template("init_script.sh.j2").render(
+        package_name=package_name,
+        version=version,
+        artifacts_url=artifacts_url,
+        wheel_name=wheel_name,
+        conf_name=conf_name,
+        entry_name=entry_name,
+        conf_root=conf_root,
+        python=python,
+        project_home=f"/opt/{package_name}",
+        user_init=user_init,
+        user_post=user_post,
+    )
+
+
+def warn_local_paths(filepaths: Mapping[str, str | None], backend: str) -> list[str]:
+    """Warnings for Spark datasets whose relative local path a remote cluster cannot see.
+
+    ``filepaths`` maps dataset name to its ``filepath`` (None when it has none).
+    Backends that run the driver where the project is (none, standalone) get none.
+    """
+    if backend in LOCAL_BACKENDS:
+        return []
+    warnings = []
+    for name, filepath in sorted(filepaths.items()):
+        if not filepath:
+            continue
+        path = filepath[len("file://") :] if filepath.startswith("file://") else filepath
+        if "://" in path or path.startswith(("/", "~")) or (len(path) > 1 and path[1] == ":"):
+            continue
+        warnings.append(
+            f"dataset '{name}' uses the local path '{filepath}' which the Spark cluster "
+            "cannot see; use a shared filesystem URL (gs://, s3://, hdfs://)"
+        )
+    return warnings
+
+
+def _user_script(project_path: Path, relative: str | None, key: str) -> tuple[str, str] | None:
+    if relative is None:
+        return None
+    path = project_path / "src" / relative
+    if not path.is_file():
+        raise UserError(
+            f"run_config.spark.{key}: {path} does not exist (the path is relative to "
+            f"{project_path / 'src'})"
+        )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if lines and lines[0].startswith("#!"):
+        lines = lines[1:]  # the init script has its own shebang; a second one is noise
+    return f"src/{relative}", "\n".join(lines).strip("\n")
+
+
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename; equal files stay put."""
+    if path.is_file() and path.read_bytes() == data:
+        return
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _wheel_copy_filter(project_path: Path, exclude: Path | None):
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        here = Path(directory)
+        skipped = set()
+        for name in names:
+            path = here / name
+            if path.is_dir() and (
+                name.startswith(".")
+                or name in DENIED_DIRS - {"data"}
+                or (path / "pyvenv.cfg").exists()
+                or path == exclude
+                or (here == project_path and name in NOT_FOR_WHEEL)
+            ):
+                skipped.add(name)
+            elif name.lower().startswith(".env"):
+                skipped.add(name)
+        return skipped
+
+    return ignore
+
+
+def _refuse_secrets(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        suspicious = [
+            name
+            for name in archive.namelist()
+            if not name.endswith((".py", ".pyi", ".pyc", ".so", ".pyd"))
+            and ".dist-info/" not in name
+            and any(looks_secret(part, WHEEL_SECRET_PATTERNS) for part in name.split("/"))
+        ]
+    if suspicious:
+        raise UserError(
+            "the project wheel would contain files that look like secrets: "
+            f"{', '.join(suspicious)}; remove them from the package data (pyproject.toml, "
+            "MANIFEST.in)"
+        )
+
+
+def _wheel_digest(wheel: Path) -> bytes:
+    # Hash the entries, not the zip: the same files give the same version whatever the timestamps.
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            digest.update(name.encode() + b"\0" + archive.read(name) + b"\0")
+    return digest.digest()
+
+
+def _build_backend(project_path: Path) -> str:
+    pyproject = project_path / "pyproject.toml"
+    if not pyproject.is_file():
+        raise UserError(f"{project_path} has no pyproject.toml: it is not a Kedro 1.x project")
+    match = re.search(
+        r"^\s*build-backend\s*=\s*[\"']([^\"']+)[\"']", pyproject.read_text(), re.MULTILINE
+    )
+    # PEP 517: without a build-backend key, frontends fall back to setuptools.
+    return match.group(1) if match else "setuptools.build_meta:__legacy__"
+
+
+def _importable(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
