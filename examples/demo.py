@@ -142,7 +142,9 @@ def main() -> int:
     env = airflow_env(home)
 
     kedro = str(BIN / "kedro")
-    plan = json.loads(run([kedro, "airflow-k8s", "plan", "--format", "json"], project, env))
+    plan_file = WORK / "plan.json"
+    run([kedro, "airflow-k8s", "plan", "--format", "json", "--output", str(plan_file)], project, env)
+    plan = json.loads(plan_file.read_text())
     run([kedro, "airflow-k8s", "compile", "--output-dir", str(home / "dags")], project, env)
     dag_id = plan["dag_id"]
     run([str(BIN / "airflow"), "db", "migrate"], project, env, log=WORK / "db-migrate.log")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -127,9 +128,12 @@ def load_project(
     env = env or default_env()
     conf_source = path / settings.CONF_SOURCE
     loader_args = with_env_resolver(settings.CONFIG_LOADER_CLASS, settings.CONFIG_LOADER_ARGS)
-    config_loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(conf_source), env=env, **loader_args
-    )
+    with warnings.catch_warnings():
+        # OmegaConf deprecates the resolver-registration call Kedro makes for us.
+        warnings.filterwarnings("ignore", message=".*register_new_resolver", category=UserWarning)
+        config_loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(conf_source), env=env, **loader_args
+        )
     config_loader.config_patterns.update({"airflow-k8s": CONFIG_PATTERNS})
 
     raw_config = _read(config_loader, "airflow-k8s", required=require_config, env=env)

@@ -1,0 +1,99 @@
+"""`kedro airflow-k8s plan`: the task plan as a table for people and JSON for tools."""
+
+from __future__ import annotations
+
+import json
+
+SPARK_NODES = '''
+from kedro.pipeline import Pipeline, node
+
+
+def f(x):
+    return x
+
+
+def create_pipeline(**kwargs):
+    return Pipeline(
+        [
+            node(f, "raw", "a_out", name="a", tags=["kedro-airflow-k8s.group.pyspark"]),
+            node(f, "a_out", "b_out", name="b"),
+            node(f, "b_out", "c_out", name="c"),
+            node(lambda x, y: x, ["c_out", "a_out"], "d_out", name="d",
+                 tags=["kedro-airflow-k8s.group.pyspark"]),
+            node(f, "d_out", "e_out", name="e"),
+        ]
+    )
+'''
+CATALOG = {
+    name: {"type": "pandas.CSVDataset", "filepath": f"data/{name}.csv"}
+    for name in ["raw", "a_out", "b_out", "c_out", "d_out", "e_out"]
+}
+
+
+def test_plan_json_has_the_documented_shape(make_project, cli, tmp_path):
+    project = make_project(nodes=SPARK_NODES, catalog=CATALOG)
+    target = tmp_path / "plan.json"
+    result = cli(project, "plan", "--format", "json", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    plan = json.loads(target.read_text())
+    assert set(plan) == {"dag_id", "tasks"}
+    assert plan["dag_id"] == project.name
+    for task in plan["tasks"]:
+        assert set(task) == {"task_id", "kind", "nodes", "upstream", "reasons"}
+        assert task["kind"] in {"spark", "node"}
+        assert set(task["reasons"]) == set(task["nodes"])
+    spark, plain = plan["tasks"]
+    assert spark["kind"] == "spark" and spark["nodes"] == ["a", "b", "c", "d"]
+    assert "between Spark nodes" in spark["reasons"]["b"]
+    assert plain == {
+        "task_id": "e", "kind": "node", "nodes": ["e"], "upstream": [spark["task_id"]],
+        "reasons": {"e": "plain node"},
+    }
+
+
+def test_plan_json_on_stdout_matches_file(make_project, cli, tmp_path):
+    project = make_project(nodes=SPARK_NODES, catalog=CATALOG)
+    result = cli(project, "plan", "--format", "json")
+    assert result.exit_code == 0
+    start = result.output.index('{\n  "dag_id"')
+    assert json.loads(result.output[start:])["tasks"][0]["kind"] == "spark"
+
+
+def test_plan_table_explains_each_node(make_project, cli):
+    project = make_project(nodes=SPARK_NODES, catalog=CATALOG)
+    result = cli(project, "plan")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "2 tasks (1 spark)" in out
+    assert "[spark]" in out and "[node]" in out
+    assert "tag kedro-airflow-k8s.group.pyspark" in out
+    assert "between Spark nodes 'a' and 'd'" in out
+
+
+def test_plan_and_compile_agree(make_project, cli, tmp_path):
+    from tests.conftest import load_dagbag
+
+    project = make_project(nodes=SPARK_NODES, catalog=CATALOG)
+    target = tmp_path / "plan.json"
+    cli(project, "plan", "--format", "json", "--output", str(target))
+    plan = json.loads(target.read_text())
+    assert cli(project, "compile").exit_code == 0
+    dag = load_dagbag(project / "dags").dags[plan["dag_id"]]
+    for task in plan["tasks"]:
+        airflow_task = dag.get_task(f"kedro.{task['task_id']}")
+        assert {t.removeprefix("kedro.") for t in airflow_task.upstream_task_ids} == set(
+            task["upstream"]
+        )
+        for name in task["nodes"]:
+            assert f"`{name}`" in airflow_task.doc_md
+
+
+def test_memory_dataset_error_names_dataset_and_nodes(make_project, cli):
+    config = {"run_config": {"image": "i", "namespace": "n", "group_memory_nodes": False}}
+    catalog = {k: v for k, v in CATALOG.items() if k != "d_out"}
+    project = make_project(nodes=SPARK_NODES, catalog=catalog, config=config)
+    result = cli(project, "compile")
+    assert result.exit_code != 0
+    assert "d_out" in result.output and "'d'" in result.output and "'e'" in result.output
+    assert "Traceback" not in result.output
+    assert not (project / "dags").exists()
