@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test,spark,gcp,airflow
+EXTRAS ?= test,spark,gcp,airflow,docs
 export KEDRO_DISABLE_TELEMETRY := true
 
 .PHONY: install test lint format demo docs bench clean

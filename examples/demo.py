@@ -91,17 +91,20 @@ def airflow_env(home: Path) -> dict[str, str]:
     return env
 
 
+def json_output(text: str) -> list[dict]:
+    """The JSON list in a CLI's output; Airflow may print warnings around it."""
+    for line in text.splitlines():
+        if line.startswith("["):
+            return json.loads(line)
+    raise ValueError(f"no JSON in the output:\n{text}")
+
+
 def task_states(dag_id: str, cwd: Path, env: dict[str, str]) -> list[dict]:
-    runs = json.loads(
-        run([str(BIN / "airflow"), "dags", "list-runs", dag_id, "-o", "json"], cwd, env)
-    )
+    airflow = str(BIN / "airflow")
+    runs = json_output(run([airflow, "dags", "list-runs", dag_id, "-o", "json"], cwd, env))
     run_id = runs[0]["run_id"]
-    states = run(
-        [str(BIN / "airflow"), "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"],
-        cwd,
-        env,
-    )
-    return json.loads(states)
+    states = run([airflow, "tasks", "states-for-dag-run", dag_id, run_id, "-o", "json"], cwd, env)
+    return json_output(states)
 
 
 def duration(row: dict) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from kedro_airflow_k8s.dag_version import dag_version_tag
 from kedro_airflow_k8s.naming import dag_id_from
 from kedro_airflow_k8s.plan import Plan
 from kedro_airflow_k8s.project import KedroProject
@@ -18,6 +21,7 @@ class CompiledDag:
     dag_id: str
     plan: Plan
     source: str
+    version_tag: str = ""
 
     @property
     def filename(self) -> str:
@@ -47,24 +51,101 @@ def compile_project(
     project: KedroProject,
     dag_name: str | None = None,
     spark: SparkRendering | None = None,
+    artifacts: Mapping[str, str] | None = None,
 ) -> CompiledDag:
-    """Plan, render and compile-check the DAG of ``project`` (nothing is written)."""
+    """Plan, render and compile-check the DAG of ``project`` (nothing is written).
+
+    ``artifacts`` maps a Spark artifact kind ("entry", "init", "wheel", "conf") to
+    where it will be at run time.
+    """
     plan = make_plan(project, dag_name)
     if spark is None:
-        spark = spark_rendering(project, plan)
-    source = DagRenderer(plan, project.config, dag_context(project)).render(spark)
+        spark = spark_rendering(project, plan, artifacts)
+    ctx = dag_context(project)
+    # The version tag is the hash of the source without it, so equal DAGs get equal tags.
+    ctx.version_tag = dag_version_tag(DagRenderer(plan, project.config, ctx).render(spark))
+    source = DagRenderer(plan, project.config, ctx).render(spark)
     check_source(source, f"{plan.dag_id}.py")
-    return CompiledDag(plan.dag_id, plan, source)
+    return CompiledDag(plan.dag_id, plan, source, ctx.version_tag)
 
 
-def spark_rendering(project: KedroProject, plan: Plan) -> SparkRendering | None:
+def spark_rendering(
+    project: KedroProject, plan: Plan, artifacts: Mapping[str, str] | None = None
+) -> SparkRendering | None:
     """The Spark backend's part of the DAG; None when Spark groups run as plain tasks."""
     if project.config.run_config.spark.backend == "none" or not plan.spark_tasks:
         return None
     from kedro_airflow_k8s.spark.render import render_spark
 
-    return render_spark(project, plan)
+    return render_spark(project, plan, artifacts)
 
 
 def dag_path(output_dir: Path, compiled: CompiledDag) -> Path:
     return output_dir / compiled.filename
+
+
+ARTIFACTS_DIR = ".kedro-airflow-k8s"
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """A compiled DAG with the Spark artifacts it refers to, and warnings for the user."""
+
+    compiled: CompiledDag
+    artifacts: Any | None
+    warnings: tuple[str, ...]
+
+
+def needs_artifacts(project: KedroProject, plan: Plan) -> bool:
+    return bool(plan.spark_tasks) and project.config.run_config.spark.backend != "none"
+
+
+def compile_with_artifacts(
+    project: KedroProject, artifacts_dir: Path, dag_name: str | None = None
+) -> CompileResult:
+    """Build the Spark artifacts (when a Spark backend runs groups), then compile the DAG
+    so that it points at exactly those artifacts. Nothing is written but the artifacts.
+    """
+    from kedro_airflow_k8s.artifacts import build_artifacts, warn_local_paths
+
+    plan = make_plan(project, dag_name)
+    if not needs_artifacts(project, plan):
+        return CompileResult(compile_project(project, dag_name), None, ())
+    run_config = project.config.run_config
+    base_url = run_config.spark.artifacts_path
+    artifacts = build_artifacts(
+        project.path, project.package_name, project.env, run_config, artifacts_dir, base_url
+    )
+    # Published artifacts are referred to by URL; without a destination the DAG uses
+    # the local files (standalone and local masters on this machine).
+    locations = (
+        artifacts.urls(base_url)
+        if base_url
+        else {artifact.kind: str(artifact.path) for artifact in artifacts}
+    )
+    compiled = compile_project(project, dag_name, artifacts=locations)
+    spark_datasets = {
+        name: project.dataset_config(name).get("filepath")
+        for task in plan.spark_tasks
+        for node in project.pipeline.nodes
+        if node.name in task.nodes
+        for name in (*node.inputs, *node.outputs)
+        if not name.startswith("params:") and name != "parameters"
+    }
+    backend = run_config.spark.backend
+    # A standalone driver runs from the project directory; the conf archive is unused.
+    artifact_warnings = () if backend == "standalone" else artifacts.warnings
+    warnings = (*artifact_warnings, *warn_local_paths(spark_datasets, backend))
+    return CompileResult(compiled, artifacts, tuple(warnings))
+
+
+def ignore_artifacts_in(dags_dir: Path) -> None:
+    """Keep Airflow from parsing the artifacts when they sit inside its DAG folder
+    (it treats every zip file, wheels included, as a possible DAG bundle)."""
+    ignore = dags_dir / ".airflowignore"
+    line = f"{ARTIFACTS_DIR}/"
+    existing = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+    if line not in existing:
+        from kedro_airflow_k8s.render import write_atomic
+
+        write_atomic(ignore, "\n".join([*existing, line]) + "\n")

@@ -91,19 +91,34 @@ def schema() -> None:
 @click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
 @click.pass_obj
 def compile_command(obj: CliContext, output_dir: Path, image: str | None, dag_name: str | None) -> None:
-    """Compile the pipeline into <output-dir>/<dag_id>.py."""
-    from kedro_airflow_k8s.build import compile_project, dag_path
+    """Compile the pipeline into <output-dir>/<dag_id>.py (Spark artifacts beside it)."""
+    from kedro_airflow_k8s.build import (
+        ARTIFACTS_DIR,
+        compile_with_artifacts,
+        dag_path,
+        ignore_artifacts_in,
+    )
     from kedro_airflow_k8s.render import write_atomic
 
     project = obj.project(**{"run_config.image": image})
-    compiled = compile_project(project, dag_name=dag_name)
+    result = compile_with_artifacts(project, output_dir / ARTIFACTS_DIR, dag_name=dag_name)
+    compiled = result.compiled
     target = dag_path(output_dir, compiled)
+    if result.artifacts is not None:
+        ignore_artifacts_in(output_dir)
     write_atomic(target, compiled.source)
+    for warning in result.warnings:
+        click.secho(f"Warning: {warning}", fg="yellow", err=True)
     plan = compiled.plan
     click.echo(
         f"Wrote {target}: DAG '{compiled.dag_id}' with {len(plan.tasks)} tasks "
         f"({len(plan.spark_tasks)} Spark) for {len(project.pipeline.nodes)} Kedro nodes"
     )
+    if result.artifacts is not None:
+        artifacts = result.artifacts
+        click.echo(f"Spark artifacts {artifacts.version} in {artifacts.wheel.path.parent}:")
+        for artifact in artifacts:
+            click.echo(f"  {artifact.kind:6} {artifact.name}")
 
 
 @airflow_k8s.command(name="plan")
@@ -115,12 +130,148 @@ def compile_command(obj: CliContext, output_dir: Path, image: str | None, dag_na
     show_default=True,
 )
 @click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.option(
+    "--output",
+    "output_file",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the plan to this file instead of standard output "
+    "(Kedro's own log lines also go to standard output).",
+)
 @click.pass_obj
-def plan_command(obj: CliContext, output_format: str, dag_name: str | None) -> None:
+def plan_command(
+    obj: CliContext, output_format: str, dag_name: str | None, output_file: Path | None
+) -> None:
     """Show the tasks the pipeline becomes, and why each node is where it is."""
     from kedro_airflow_k8s.build import make_plan
+    from kedro_airflow_k8s.render import write_atomic
 
     plan = make_plan(obj.project(), dag_name)
-    click.echo(plan.to_json() if output_format == "json" else plan.to_table(), nl=False)
-    if output_format == "json":
-        click.echo()
+    text = plan.to_json() + "\n" if output_format == "json" else plan.to_table()
+    if output_file is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(output_file, text)
+        click.echo(f"Wrote the plan of DAG '{plan.dag_id}' to {output_file}")
+
+
+# -- commands that talk to Airflow -----------------------------------------------------------
+
+INSECURE_HELP = (
+    "Do not verify the API server's TLS certificate (also AIRFLOW_API_VERIFY_SSL=false). "
+    "For a private CA, set AIRFLOW_API_CA_CERT to its PEM file instead."
+)
+AUTH_EPILOG = (
+    "Authentication: AIRFLOW_API_TOKEN (a JWT), or AIRFLOW_USERNAME and AIRFLOW_PASSWORD, "
+    "exchanged for a token at <host>/auth/token."
+)
+
+
+def airflow_api(project: Any, insecure: bool) -> Any:
+    from kedro_airflow_k8s.airflow_api import AirflowApi, settings_from_env
+
+    settings = settings_from_env(project.config.host, insecure, project.config_source)
+    if not settings.verify_ssl:
+        click.secho("warning: TLS certificates are not verified", fg="yellow", err=True)
+    return AirflowApi(settings, warn=lambda message: click.echo(message, err=True))
+
+
+@airflow_k8s.command(name="run-once", epilog=AUTH_EPILOG)
+@click.option("--output", default=None, help="Where to publish the DAG; overrides `output`.")
+@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.option("--image", default=None, help="Docker image; overrides run_config.image.")
+@click.option(
+    "--wait-for-completion",
+    "wait_minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="MINUTES",
+    help="Wait up to MINUTES for the run to finish; exit non-zero unless it succeeds.",
+)
+@click.option("--insecure", is_flag=True, help=INSECURE_HELP)
+@click.pass_obj
+def run_once_command(
+    obj: CliContext,
+    output: str | None,
+    dag_name: str | None,
+    image: str | None,
+    wait_minutes: float | None,
+    insecure: bool,
+) -> None:
+    """Publish the DAG without a schedule, wait until Airflow has parsed it, and run it once.
+
+    A DAG of the same id that `schedule` published loses its schedule: give the one-off
+    run its own id with --dag-name to keep both.
+    """
+    from kedro_airflow_k8s.deploy import run_once
+
+    project = obj.project(**{"run_config.image": image})
+    # Unpausing a scheduled DAG would also start a run of its latest interval.
+    project.config.run_config.cron_expression = None
+    api = airflow_api(project, insecure)
+    run_once(api, project, dag_name, output or project.config.output, wait_minutes)
+
+
+@airflow_k8s.command(name="schedule")
+@click.option(
+    "--cron-expression",
+    default=None,
+    metavar="CRON",
+    help="Schedule, e.g. '0 3 * * *' or @daily; overrides run_config.cron_expression.",
+)
+@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.option("--output", default=None, help="Where to publish the DAG; overrides `output`.")
+@click.pass_obj
+def schedule_command(
+    obj: CliContext, cron_expression: str | None, dag_name: str | None, output: str | None
+) -> None:
+    """Publish the DAG with a schedule."""
+    from kedro_airflow_k8s.deploy import dag_ui_url
+    from kedro_airflow_k8s.release import build_release, publish_release
+
+    project = obj.project(**{"run_config.cron_expression": cron_expression})
+    schedule = project.config.run_config.cron_expression
+    if not schedule:
+        raise UserError(
+            "no schedule: pass --cron-expression (e.g. '0 3 * * *') or set "
+            f"run_config.cron_expression in {project.config_source}"
+        )
+    with build_release(project, dag_name) as release:
+        url = publish_release(release, output or project.config.output)
+    compiled = release.compiled
+    click.echo(f"Published DAG '{compiled.dag_id}' with schedule '{schedule}' to {url}")
+    where = dag_ui_url(project.config.host, compiled.dag_id) if project.config.host else "the UI"
+    click.echo(f"New DAGs start paused in Airflow by default; unpause it at {where}")
+
+
+@airflow_k8s.command(name="list-pipelines", epilog=AUTH_EPILOG)
+@click.option("--insecure", is_flag=True, help=INSECURE_HELP)
+@click.pass_obj
+def list_pipelines_command(obj: CliContext, insecure: bool) -> None:
+    """List the DAGs kedro-airflow-k8s generated: name, id, schedule, paused, last run."""
+    from kedro_airflow_k8s.deploy import pipelines_table
+
+    click.echo(pipelines_table(airflow_api(obj.project(), insecure)))
+
+
+@airflow_k8s.command(name="ui")
+@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.pass_obj
+def ui_command(obj: CliContext, dag_name: str | None) -> None:
+    """Open the Airflow UI at the DAG (or print its address where no browser is available)."""
+    import webbrowser
+
+    from kedro_airflow_k8s.airflow_api import base_url
+    from kedro_airflow_k8s.deploy import dag_ui_url
+    from kedro_airflow_k8s.naming import dag_id_from
+
+    project = obj.project()
+    host = base_url(project.config.host, project.config_source)
+    url = dag_ui_url(host, dag_id_from(dag_name) if dag_name else project.dag_id)
+    click.echo(url)
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        click.echo("No browser available here: open the address above.")

@@ -219,7 +219,18 @@ class SparkConfig(StrictModel):
         default=None, description="Spark master URL: spark://host:port, local[N], k8s://https://..."
     )
     deploy_mode: Literal["cluster", "client"] = "cluster"
-    conn_id: str = Field(default="spark_default", description="Airflow Spark connection id.")
+    conn_id: str | None = Field(
+        default=None,
+        description="Airflow connection holding the Spark master (k8s, standalone). Unset: the "
+        "DAG defines its own connection, kedro_spark_<dag id>, from `master`.",
+    )
+    main_python_file: str | None = Field(
+        default=None,
+        description="The entry script (spark_run.py) the Spark driver runs: a path, a URL or "
+        "local:///path in the image. Defaults to the built artifact (dataproc, standalone, "
+        "k8s client mode) or local:///opt/<package>/spark_run.py (k8s cluster mode, "
+        "spark-operator).",
+    )
     image: str | None = Field(default=None, description="Spark image; defaults to run_config.image.")
     namespace: str | None = Field(default=None, description="Defaults to run_config.namespace.")
     service_account_name: str | None = None
@@ -237,7 +248,9 @@ class SparkConfig(StrictModel):
     )
     submit_args: dict[str, Any] = Field(
         default_factory=dict,
-        description="Extra SparkSubmitOperator arguments (packages, jars, py_files, ...).",
+        description="Extra submit settings; they win over generated ones: SparkSubmitOperator "
+        "arguments (k8s, standalone: packages, jars, py_files, ...), pyspark_job fields "
+        "(dataproc: jar_file_uris, ...), SparkApplication spec fields (spark-operator: deps, ...).",
     )
     runner: str = Field(default="ThreadRunner", description="Kedro runner inside Spark.")
     python: str | None = Field(
@@ -245,8 +258,9 @@ class SparkConfig(StrictModel):
     )
     project_path: str | None = Field(
         default=None,
-        description="Project directory where the Spark driver runs (standalone/local); "
-        "defaults to the directory compile ran in.",
+        description="Project directory where the Spark driver runs, passed as --project-path. "
+        "Defaults: the directory compile ran in (standalone), /opt/<package> in the image "
+        "(k8s, spark-operator), $PROJECT_HOME from the init script (dataproc).",
     )
     dataproc: DataprocSettings = Field(default_factory=DataprocSettings)
     spark_operator: SparkOperatorSettings = Field(default_factory=SparkOperatorSettings)

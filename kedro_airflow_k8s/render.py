@@ -40,6 +40,7 @@ class DagContext:
     project_path: str
     commit_sha: str | None = None
     node_tags: dict[str, set[str]] = field(default_factory=dict)
+    version_tag: str | None = None
 
 
 @dataclass
@@ -297,6 +298,8 @@ class DagRenderer:
             sensors.append((var, sensor_source(var, dep)))
 
         tags = [f"commit_sha:{self.ctx.commit_sha or 'unknown'}", f"kedro-airflow-k8s:{__version__}"]
+        if self.ctx.version_tag:
+            tags.append(self.ctx.version_tag)
         tags += [t for t in run.tags if t not in tags]
         start = run.start_date
         return {
@@ -442,7 +445,7 @@ def dag_doc(plan: Plan, ctx: DagContext) -> str:
     return (
         f"Kedro project **{ctx.project_name}**, pipeline `{ctx.pipeline_name}`, "
         f"env `{ctx.env}`, commit `{ctx.commit_sha or 'unknown'}`.\n\n"
-        f"{len(plan.tasks)} tasks, {spark} of them Spark groups."
+        f"{len(plan.tasks)} tasks; {spark} run as Spark applications."
     )
 
 
@@ -472,6 +475,12 @@ def check_source(source: str, filename: str) -> None:
                 )
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -479,6 +488,8 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        # mkstemp creates 0600; DAG files must be readable by the Airflow user.
+        os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

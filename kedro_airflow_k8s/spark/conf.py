@@ -1,0 +1,143 @@
+"""Spark conf in layers, later ones winning: resources, backend, IO, interpreter, the user's own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from kedro_airflow_k8s.config import (
+    DEFAULT_PROFILE,
+    SPARK_RESOURCES_TAG_PREFIX,
+    RunConfig,
+    SparkConfig,
+    SparkResources,
+)
+from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.spark.base import SparkGroup
+
+# Credentials are named by provider class only: the cluster's identity (workload identity,
+# instance profile, IRSA) supplies them, and no secret value is ever written into the DAG.
+S3_CONF = {
+    "spark.hadoop.fs.s3a.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+    "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+    "spark.hadoop.fs.s3a.aws.credentials.provider": (
+        "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider"
+    ),
+}
+GCS_CONF = {
+    "spark.hadoop.fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
+    "spark.hadoop.fs.AbstractFileSystem.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS",
+    "spark.hadoop.fs.gs.auth.type": "APPLICATION_DEFAULT",
+}
+FILESYSTEM_CONF = {"s3": S3_CONF, "s3a": S3_CONF, "s3n": S3_CONF, "gs": GCS_CONF, "gcs": GCS_CONF}
+
+
+def resource_profile_name(group: SparkGroup, spark: SparkConfig) -> str | None:
+    """The Spark resource profile a group's tags select, else ``__default__`` if configured."""
+    chosen = sorted(
+        tag[len(SPARK_RESOURCES_TAG_PREFIX) :]
+        for tag in group.tags
+        if tag.startswith(SPARK_RESOURCES_TAG_PREFIX)
+    )
+    if len(chosen) > 1:
+        raise UserError(
+            f"Spark task '{group.task_id}' runs nodes tagged with different Spark resource "
+            f"profiles ({', '.join(chosen)}); one Spark application has one size, so give its "
+            f"nodes {', '.join(group.nodes)} one {SPARK_RESOURCES_TAG_PREFIX}<name> tag"
+        )
+    if chosen:
+        return chosen[0]
+    return DEFAULT_PROFILE if DEFAULT_PROFILE in spark.resources else None
+
+
+def resource_profile(group: SparkGroup, spark: SparkConfig) -> SparkResources:
+    name = resource_profile_name(group, spark)
+    return spark.resources[name] if name else SparkResources()
+
+
+def check_profiles(node_tags: Mapping[str, Iterable[str]], spark: SparkConfig) -> None:
+    """Every ``spark-resources.<name>`` tag names a profile of ``run_config.spark.resources``."""
+    for node, tags in node_tags.items():
+        for tag in sorted(tags):
+            name = tag[len(SPARK_RESOURCES_TAG_PREFIX) :]
+            if tag.startswith(SPARK_RESOURCES_TAG_PREFIX) and name not in spark.resources:
+                known = ", ".join(spark.resources) or "none"
+                raise UserError(
+                    f"node '{node}' has the tag '{tag}' but run_config.spark.resources has no "
+                    f"profile '{name}'; add it or remove the tag (known: {known})"
+                )
+
+
+def resources_layer(profile: SparkResources) -> dict[str, str]:
+    pairs = {
+        "spark.driver.cores": profile.driver_cores,
+        "spark.driver.memory": profile.driver_memory,
+        "spark.executor.cores": profile.executor_cores,
+        "spark.executor.memory": profile.executor_memory,
+        "spark.executor.instances": profile.executor_instances,
+    }
+    return {key: str(value) for key, value in pairs.items() if value is not None}
+
+
+def kubernetes_layer(config: RunConfig) -> dict[str, str]:
+    """Spark-on-Kubernetes settings: namespace, identity, image, placement, secrets, env."""
+    spark = config.spark
+    conf = {
+        "spark.kubernetes.namespace": spark.namespace or config.namespace,
+        "spark.kubernetes.container.image": spark.image or config.image,
+        "spark.kubernetes.container.image.pullPolicy": config.image_pull_policy,
+    }
+    account = spark.service_account_name or config.service_account_name
+    if account:
+        conf["spark.kubernetes.authenticate.driver.serviceAccountName"] = account
+    for role in ("driver", "executor"):
+        for key, value in spark.labels.items():
+            conf[f"spark.kubernetes.{role}.label.{key}"] = value
+    for key, value in spark.node_selectors.items():
+        conf[f"spark.kubernetes.node.selector.{key}"] = value
+    for position, secret in enumerate(spark.secrets):
+        if secret.deploy_type == "volume":
+            for role in ("driver", "executor"):
+                conf[f"spark.kubernetes.{role}.secrets.{secret.secret}"] = secret.deploy_target
+        elif secret.key and secret.deploy_target:
+            for role in ("driver", "executor"):
+                key = f"spark.kubernetes.{role}.secretKeyRef.{secret.deploy_target}"
+                conf[key] = f"{secret.secret}:{secret.key}"
+        else:
+            raise UserError(
+                f"run_config.spark.secrets[{position}]: Spark on Kubernetes exposes a secret as "
+                "one variable per key; set key and deploy_target (the variable name), or mount "
+                "the secret with deploy_type: volume"
+            )
+    for key, value in spark.env_vars.items():
+        conf[f"spark.kubernetes.driverEnv.{key}"] = value
+        conf[f"spark.executorEnv.{key}"] = value
+    return conf
+
+
+def io_layer(filepaths: Iterable[str], native: Iterable[str] = ()) -> dict[str, str]:
+    """Connector settings for the object stores that ``filepaths`` point into, but for the
+    ``native`` schemes, which the platform configures itself (gs on Dataproc)."""
+    conf: dict[str, str] = {}
+    for path in sorted(set(filepaths)):
+        scheme = path.split("://", 1)[0].lower() if "://" in path else ""
+        if scheme not in set(native):
+            conf.update(FILESYSTEM_CONF.get(scheme, {}))
+    return conf
+
+
+def group_filepaths(group: SparkGroup, dataset_paths: Mapping[str, str]) -> list[str]:
+    return [dataset_paths[name] for name in group.datasets if name in dataset_paths]
+
+
+def python_layer(spark: SparkConfig) -> dict[str, str]:
+    if not spark.python:
+        return {}
+    return {"spark.pyspark.python": spark.python, "spark.pyspark.driver.python": spark.python}
+
+
+def layered(*layers: Mapping[str, str]) -> dict[str, str]:
+    """One conf from ``layers``; a key set by a later layer replaces an earlier value."""
+    conf: dict[str, str] = {}
+    for layer in layers:
+        conf.update(layer)
+    return conf

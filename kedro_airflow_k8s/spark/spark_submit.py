@@ -1,0 +1,108 @@
+"""SparkSubmitOperator source for the k8s and standalone backends, and its master connection."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kedro_airflow_k8s.config import RunConfig
+from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.source import identifier, literal
+from kedro_airflow_k8s.spark.base import SparkGroup
+from kedro_airflow_k8s.spark.builtin import args_literal, call, doc_literal, k8s_name, tlit
+
+IMPORTS = "\n".join(
+    [
+        "import os",
+        "from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator",
+    ]
+)
+# Keyword arguments of SparkSubmitOperator (provider 5.x-6.x) a user may set in submit_args.
+SUBMIT_ARGUMENTS = frozenset(
+    {
+        "application", "conf", "files", "py_files", "archives", "driver_class_path", "jars",
+        "java_class", "packages", "exclude_packages", "repositories", "total_executor_cores",
+        "executor_cores", "executor_memory", "driver_memory", "keytab", "principal",
+        "proxy_user", "name", "num_executors", "status_poll_interval", "application_args",
+        "env_vars", "verbose", "spark_binary", "properties_file", "yarn_queue", "deploy_mode",
+        "use_krb5ccache", "post_submit_commands", "track_driver_via_k8s_api", "durable",
+        "queue", "pool", "retries", "priority_weight",
+    }
+)  # fmt: skip
+
+
+def connection_id(config: RunConfig, dag_id: str) -> str:
+    """The user's ``spark.conn_id``, else the connection this DAG defines for itself."""
+    return config.spark.conn_id or f"kedro_spark_{identifier(dag_id, prefix='dag')}"
+
+
+def connection_preamble(config: RunConfig, dag_id: str, master: str) -> str:
+    """Module-level source that defines the DAG's Spark connection, unless the user names one.
+
+    SparkSubmitHook takes the master only from a connection; an ``AIRFLOW_CONN_*``
+    variable is one that needs no metadata database. ``setdefault`` lets a worker
+    that already defines the variable keep its own.
+    """
+    if config.spark.conn_id:
+        if config.spark.master:
+            raise UserError(
+                "run_config.spark.master and run_config.spark.conn_id are both set; the master "
+                "comes from one of them: keep master (the DAG defines its connection) or conn_id"
+            )
+        return ""
+    variable = f"AIRFLOW_CONN_{connection_id(config, dag_id).upper()}"
+    value = json.dumps({"conn_type": "spark", "host": master})
+    return "\n".join(
+        [
+            "# SparkSubmitOperator reads the Spark master from an Airflow connection; this one",
+            "# comes from run_config.spark.master (set spark.conn_id to use your own instead).",
+            "os.environ.setdefault(",
+            f"    {literal(variable)},",
+            f"    {literal(value)},",
+            ")",
+        ]
+    )
+
+
+def check_submit_args(submit_args: dict[str, Any]) -> None:
+    for key in submit_args:
+        if key not in SUBMIT_ARGUMENTS:
+            raise UserError(
+                f"run_config.spark.submit_args.{key}: not an argument of SparkSubmitOperator "
+                f"(known: {', '.join(sorted(SUBMIT_ARGUMENTS))})"
+            )
+
+
+def submit_source(
+    group: SparkGroup,
+    config: RunConfig,
+    *,
+    dag_id: str,
+    application: str,
+    extra_args: list[str],
+    conf: dict[str, str],
+    deploy_mode: str,
+    env_vars: dict[str, str] | None = None,
+) -> str:
+    """``SparkSubmitOperator(...)`` for one group; ``run_config.spark.submit_args`` win."""
+    submit_args = dict(config.spark.submit_args)
+    check_submit_args(submit_args)
+    user_conf = submit_args.pop("conf", {})
+    if not isinstance(user_conf, dict):
+        raise UserError("run_config.spark.submit_args.conf must be a mapping; or use spark.conf")
+    conf = {**conf, **{str(key): str(value) for key, value in user_conf.items()}}
+    arguments = [
+        ("task_id", literal(group.task_id)),
+        ("doc_md", doc_literal(group)),
+        ("conn_id", literal(connection_id(config, dag_id))),
+        ("deploy_mode", literal(deploy_mode)),
+        ("name", tlit(k8s_name(group.task_id))),
+        ("application", tlit(application)),
+        ("application_args", args_literal(group, extra_args)),
+        ("conf", tlit(conf)),
+    ]
+    if env_vars:
+        arguments.append(("env_vars", tlit(env_vars)))
+    chosen = dict(arguments)
+    chosen.update((key, tlit(value)) for key, value in submit_args.items())
+    return call("SparkSubmitOperator", list(chosen.items()))

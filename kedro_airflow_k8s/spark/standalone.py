@@ -1,0 +1,69 @@
+"""Standalone backend: spark-submit from the Airflow worker to spark://host:port or local[N]."""
+
+from __future__ import annotations
+
+from kedro_airflow_k8s.config import RunConfig
+from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.spark import conf as layers
+from kedro_airflow_k8s.spark import spark_submit
+from kedro_airflow_k8s.spark.base import SparkGroup
+from kedro_airflow_k8s.spark.builtin import BuiltinFactory, project_path_args
+
+DEFAULT_MASTER = "local[2]"
+
+
+class StandaloneFactory(BuiltinFactory):
+    """One SparkSubmitOperator per Spark group, the driver on the worker (client mode).
+
+    The entry script runs the project found at ``--project-path``: the directory
+    compile ran in unless ``run_config.spark.project_path`` says otherwise.
+    """
+
+    @property
+    def imports_statement(self) -> str:
+        return spark_submit.IMPORTS
+
+    def preamble(self, project_name: str, config: RunConfig) -> str:
+        return spark_submit.connection_preamble(config, self.context.dag_id, checked_master(config))
+
+    def submit_operator(
+        self,
+        project_name: str,
+        node: SparkGroup,
+        pipeline: str,
+        config: RunConfig,
+        main_python_file_path: str,
+    ) -> str:
+        spark = config.spark
+        conf = layers.layered(
+            layers.resources_layer(layers.resource_profile(node, spark)),
+            layers.io_layer(layers.group_filepaths(node, self.context.dataset_paths)),
+            layers.python_layer(spark),
+            spark.conf,
+        )
+        return spark_submit.submit_source(
+            node,
+            config,
+            dag_id=self.context.dag_id,
+            application=main_python_file_path,
+            extra_args=project_path_args(config, self.context.project_path),
+            conf=conf,
+            deploy_mode="client",
+            env_vars=dict(spark.env_vars),
+        )
+
+
+def checked_master(config: RunConfig) -> str:
+    spark = config.spark
+    value = spark.master or DEFAULT_MASTER
+    if not value.startswith(("spark://", "local")):
+        raise UserError(
+            f"run_config.spark.master is '{value}'; the standalone backend submits to "
+            "spark://host:port or local[N] (use type k8s for k8s:// masters)"
+        )
+    if "deploy_mode" in spark.model_fields_set and spark.deploy_mode == "cluster":
+        raise UserError(
+            "run_config.spark.deploy_mode: Spark standalone runs Python applications in client "
+            "mode only; remove the key or set it to client"
+        )
+    return value

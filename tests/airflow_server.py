@@ -1,0 +1,212 @@
+"""A real Airflow 3 (API server, scheduler, DAG processor) on 127.0.0.1 for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+USERS = {"admin": "admin", "viewer": "viewer"}  # user name -> role; password is the same
+COMPONENTS = {
+    "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}"],
+    "scheduler": ["scheduler"],
+    "dag-processor": ["dag-processor"],
+}
+NEEDED = ("metadatabase", "scheduler", "dag_processor")  # no triggerer: no deferrable tasks
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class AirflowServer:
+    """Airflow with SQLite and LocalExecutor in ``home``; DAGs are read from ``home/dags``."""
+
+    home: Path
+    port: int = field(default_factory=free_port)
+    log_server_port: int = field(default_factory=free_port)
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.home / "dags"
+
+    @property
+    def logs_folder(self) -> Path:
+        return self.home / "component-logs"
+
+    def environment(self) -> dict[str, str]:
+        # Nothing of the calling process's Airflow settings (unit test mode, its own home) leaks in.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+        passwords = self.home / "passwords.json"
+        settings = {
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "4",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__AUTH_MANAGER": (
+                "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{user}:{role}" for user, role in USERS.items()
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__SECRET_KEY": self.secret("secret_key"),
+            "AIRFLOW__API_AUTH__JWT_SECRET": self.secret("jwt_secret"),
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "0",
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_port),
+            "KEDRO_DISABLE_TELEMETRY": "true",
+        }
+        return env | settings
+
+    def secret(self, name: str) -> str:
+        path = self.home / f".{name}"
+        if not path.exists():
+            path.write_text(secrets.token_hex(32))
+        return path.read_text()
+
+    def start(self, timeout: float = 180.0) -> None:
+        """Migrate the database, start the three components and wait until all are healthy."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.dags_folder.mkdir(exist_ok=True)
+        self.logs_folder.mkdir(exist_ok=True)
+        (self.home / "passwords.json").write_text(json.dumps({u: u for u in USERS}))
+        env = self.environment()
+        with (self.logs_folder / "db-migrate.log").open("w") as log:
+            subprocess.run(
+                [str(VENV_BIN / "airflow"), "db", "migrate"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=True,
+                timeout=timeout,
+            )
+        for name, args in COMPONENTS.items():
+            log = (self.logs_folder / f"{name}.log").open("w")
+            command = [str(VENV_BIN / "airflow")] + [a.format(port=self.port) for a in args]
+            self.processes[name] = subprocess.Popen(
+                command,
+                env=env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so stop() reaches the workers
+            )
+            log.close()
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"airflow {name} exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/api/v2/monitor/health", timeout=5) as r:
+                    health = json.load(r)
+                states = {part: health.get(part, {}).get("status") for part in NEEDED}
+                if all(state == "healthy" for state in states.values()):
+                    return
+                last = str(states)
+            except (OSError, urllib.error.URLError, ValueError) as error:
+                last = str(error)
+            time.sleep(1)
+        raise RuntimeError(f"Airflow at {self.url} is not healthy after {timeout:.0f}s: {last}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        for process in self.processes.values():
+            try:  # workers the component left behind in its group
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def log_tail(self, lines: int = 60) -> str:
+        parts = []
+        for path in sorted(self.logs_folder.glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"===== {path} (last {len(text)} lines) =====\n" + "\n".join(text))
+        return "\n".join(parts)
+
+    def token(self, user: str = "admin") -> str:
+        request = urllib.request.Request(
+            f"{self.url}/auth/token",
+            data=json.dumps({"username": user, "password": user}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)["access_token"]
+
+
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
+    """One Airflow for the whole session; its logs stay in its home under the pytest tmp dir."""
+    server = AirflowServer(tmp_path_factory.mktemp("airflow-home"))
+    started = time.monotonic()
+    try:
+        server.start()
+    except BaseException as error:
+        server.stop()
+        raise RuntimeError(f"Airflow did not start: {error}\n{server.log_tail()}") from error
+    print(f"\nAirflow healthy at {server.url} after {time.monotonic() - started:.0f}s")
+    yield server
+    server.stop()
+
+
+if __name__ == "__main__":  # python tests/airflow_server.py <home>: start one by hand
+    import tempfile
+
+    server = AirflowServer(Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp()))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so `finally` stops the components
+    started = time.monotonic()
+    try:
+        server.start()
+        print(f"healthy at {server.url} after {time.monotonic() - started:.1f}s; Ctrl-C stops")
+        signal.pause()
+    except BaseException:
+        print(server.log_tail())
+        raise
+    finally:
+        server.stop()

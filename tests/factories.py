@@ -1,0 +1,129 @@
+"""Operator factories for `type: custom` tests: one that runs local commands, and broken ones."""
+
+from __future__ import annotations
+
+import shlex
+
+from kedro_airflow_k8s.source import literal
+from kedro_airflow_k8s.spark import cluster
+from kedro_airflow_k8s.template_helper import SparkOperatorFactoryBase
+
+MARKER_DIR_KEY = "kedro_airflow_k8s.test.marker_dir"
+FAIL_TAG = "test.fail"
+
+
+class LocalCommandFactory(SparkOperatorFactoryBase):
+    """Bash tasks in place of a cluster: create and delete leave marker files named after the
+    run's cluster, a group whose nodes are tagged ``test.fail`` exits 1."""
+
+    # Every call, for tests that check what factories receive.
+    calls: list[tuple[str, tuple]] = []
+
+    @property
+    def imports_statement(self) -> str:
+        return "\n".join(
+            [cluster.IMPORTS, "from airflow.providers.standard.operators.bash import BashOperator"]
+        )
+
+    def preamble(self, project_name, config):
+        return cluster.preamble(config.spark, project_name)
+
+    def dag_arguments(self, project_name, config):
+        return cluster.dag_arguments()
+
+    def create_cluster_operator(self, project_name, config, init_script_path, cluster_config):
+        self.calls.append(("create", (project_name, init_script_path, cluster_config)))
+        return self._marker("create_spark_cluster", "created", config)
+
+    def delete_cluster_operator(self, project_name, config):
+        self.calls.append(("delete", (project_name,)))
+        return self._marker("delete_spark_cluster", "deleted", config)
+
+    def submit_operator(self, project_name, node, pipeline, config, main_python_file_path):
+        self.calls.append(("submit", (project_name, node, pipeline, main_python_file_path)))
+        command = "exit 1" if FAIL_TAG in node.tags else f"echo {shlex.quote(node.task_id)}"
+        return (
+            "BashOperator(\n"
+            f"    task_id={literal(node.task_id)},\n"
+            f"    bash_command={literal(command)},\n"
+            ")"
+        )
+
+    @staticmethod
+    def _marker(task_id: str, kind: str, config) -> str:
+        folder = config.spark.conf.get(MARKER_DIR_KEY, "/tmp")
+        target = f"{shlex.quote(folder)}/{kind}-{cluster.CLUSTER_NAME}"
+        return (
+            "BashOperator(\n"
+            f"    task_id={literal(task_id)},\n"
+            f"    bash_command={literal('touch ' + target)},\n"
+            ")"
+        )
+
+
+class NoClusterFactory(LocalCommandFactory):
+    """Submits only, like the k8s backend: no setup or teardown tasks."""
+
+    def create_cluster_operator(self, project_name, config, init_script_path, cluster_config):
+        return None
+
+    def delete_cluster_operator(self, project_name, config):
+        return None
+
+
+class NotAFactory:
+    """Has the methods but not the base class."""
+
+    imports_statement = ""
+
+
+class RaisingFactory(LocalCommandFactory):
+    def submit_operator(self, project_name, node, pipeline, config, main_python_file_path):
+        raise RuntimeError("no cluster quota left")
+
+
+class BrokenSourceFactory(LocalCommandFactory):
+    def submit_operator(self, project_name, node, pipeline, config, main_python_file_path):
+        return "BashOperator(task_id='x', bash_command='true'"
+
+
+class StatementFactory(LocalCommandFactory):
+    def submit_operator(self, project_name, node, pipeline, config, main_python_file_path):
+        return "task = BashOperator(task_id='x', bash_command='true')"
+
+
+class ForgetfulFactory(LocalCommandFactory):
+    """Uses BashOperator without importing it."""
+
+    @property
+    def imports_statement(self) -> str:
+        return cluster.IMPORTS
+
+
+class KedroImportingFactory(LocalCommandFactory):
+    """Would make every DAG parse import Kedro."""
+
+    @property
+    def imports_statement(self) -> str:
+        return super().imports_statement + "\nfrom kedro.framework.session import KedroSession"
+
+
+class HalfClusterFactory(LocalCommandFactory):
+    """Creates a cluster it never deletes."""
+
+    def delete_cluster_operator(self, project_name, config):
+        return None
+
+
+class Incomplete(SparkOperatorFactoryBase):
+    """Forgets submit_operator, so it cannot be instantiated."""
+
+    @property
+    def imports_statement(self) -> str:
+        return ""
+
+    def create_cluster_operator(self, project_name, config, init_script_path, cluster_config):
+        return None
+
+    def delete_cluster_operator(self, project_name, config):
+        return None
