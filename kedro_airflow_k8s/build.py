@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro_airflow_k8s.dag_version import dag_version_tag
+from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.naming import dag_id_from
 from kedro_airflow_k8s.plan import Plan
 from kedro_airflow_k8s.project import KedroProject
@@ -96,47 +97,75 @@ class CompileResult:
     warnings: tuple[str, ...]
 
 
+# Backends whose driver may run the entry script from this machine's files; the others
+# either fetch published artifacts (dataproc) or find the project in their image.
+LOCAL_DRIVER_BACKENDS = frozenset({"standalone", "custom"})
+
+
 def needs_artifacts(project: KedroProject, plan: Plan) -> bool:
     return bool(plan.spark_tasks) and project.config.run_config.spark.backend != "none"
 
 
 def compile_with_artifacts(
-    project: KedroProject, artifacts_dir: Path, dag_name: str | None = None
+    project: KedroProject,
+    artifacts_dir: Path,
+    dag_name: str | None = None,
+    for_publishing: bool = False,
 ) -> CompileResult:
-    """Build the Spark artifacts (when a Spark backend runs groups), then compile the DAG
-    so that it points at exactly those artifacts. Nothing is written but the artifacts.
+    """Build the Spark artifacts the DAG needs, then compile the DAG so that it points at
+    exactly those artifacts. Nothing is written but the artifacts, under ``artifacts_dir``.
+
+    With ``run_config.spark.artifacts_path`` set, the DAG refers to the artifacts at
+    that URL (``upload-pipeline`` puts them there). Without it, standalone and custom
+    backends use the local files, and k8s and spark-operator the project in the image.
+    ``for_publishing`` refuses local files, which would not exist where the DAG runs.
     """
-    from kedro_airflow_k8s.artifacts import build_artifacts, warn_local_paths
+    from kedro_airflow_k8s.artifacts import build_artifacts
 
     plan = make_plan(project, dag_name)
     if not needs_artifacts(project, plan):
         return CompileResult(compile_project(project, dag_name), None, ())
     run_config = project.config.run_config
+    backend = run_config.spark.backend
     base_url = run_config.spark.artifacts_path
+    warnings = spark_path_warnings(project, plan)
+    if not base_url and backend not in LOCAL_DRIVER_BACKENDS:
+        return CompileResult(compile_project(project, dag_name), None, warnings)
+    if not base_url and for_publishing:
+        raise UserError(
+            f"the '{backend}' Spark backend runs the project from its artifacts: set "
+            "run_config.spark.artifacts_path to where the Spark driver can read them "
+            "(a bucket URL or a shared directory), or use `compile` for a local DAG"
+        )
     artifacts = build_artifacts(
         project.path, project.package_name, project.env, run_config, artifacts_dir, base_url
     )
-    # Published artifacts are referred to by URL; without a destination the DAG uses
-    # the local files (standalone and local masters on this machine).
     locations = (
         artifacts.urls(base_url)
         if base_url
         else {artifact.kind: str(artifact.path) for artifact in artifacts}
     )
     compiled = compile_project(project, dag_name, artifacts=locations)
-    spark_datasets = {
+    # A standalone driver runs from the project directory; the conf archive is unused.
+    if backend != "standalone":
+        warnings = (*artifacts.warnings, *warnings)
+    return CompileResult(compiled, artifacts, warnings)
+
+
+def spark_path_warnings(project: KedroProject, plan: Plan) -> tuple[str, ...]:
+    """Warnings for Spark-group datasets on local relative paths a remote cluster cannot see."""
+    from kedro_airflow_k8s.artifacts import warn_local_paths
+
+    members = {name for task in plan.spark_tasks for name in task.nodes}
+    filepaths = {
         name: project.dataset_config(name).get("filepath")
-        for task in plan.spark_tasks
         for node in project.pipeline.nodes
-        if node.name in task.nodes
+        if node.name in members
         for name in (*node.inputs, *node.outputs)
         if not name.startswith("params:") and name != "parameters"
     }
-    backend = run_config.spark.backend
-    # A standalone driver runs from the project directory; the conf archive is unused.
-    artifact_warnings = () if backend == "standalone" else artifacts.warnings
-    warnings = (*artifact_warnings, *warn_local_paths(spark_datasets, backend))
-    return CompileResult(compiled, artifacts, tuple(warnings))
+    backend = project.config.run_config.spark.backend
+    return tuple(warn_local_paths(filepaths, backend))
 
 
 def ignore_artifacts_in(dags_dir: Path) -> None:

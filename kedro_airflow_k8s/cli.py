@@ -121,6 +121,33 @@ def compile_command(obj: CliContext, output_dir: Path, image: str | None, dag_na
             click.echo(f"  {artifact.kind:6} {artifact.name}")
 
 
+@airflow_k8s.command(name="upload-pipeline")
+@click.option(
+    "--output",
+    default=None,
+    metavar="URL",
+    help="Where the DAG goes: a directory, a .py path or an fsspec URL (gs://, s3://); "
+    "overrides `output`.",
+)
+@click.option("--image", default=None, help="Docker image; overrides run_config.image.")
+@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.pass_obj
+def upload_pipeline_command(
+    obj: CliContext, output: str | None, image: str | None, dag_name: str | None
+) -> None:
+    """Publish the DAG to `output` and its Spark artifacts to run_config.spark.artifacts_path.
+
+    Artifacts go first and the DAG last, so a DAG never points at missing files; a
+    failed upload leaves the previous DAG in place.
+    """
+    from kedro_airflow_k8s.release import build_release, publish_release
+
+    project = obj.project(**{"run_config.image": image})
+    with build_release(project, dag_name) as release:
+        url = publish_release(release, output or project.config.output)
+    click.echo(f"DAG '{release.compiled.dag_id}' is at {url}")
+
+
 @airflow_k8s.command(name="plan")
 @click.option(
     "--format",

@@ -109,9 +109,11 @@ def filesystem(url: str) -> tuple[Any, str]:
 
 
 def dag_destination(dag_url: str, file_name: str) -> str:
-    """``dag_url`` itself, or ``dag_url/file_name`` when it names a directory."""
+    """``dag_url`` itself when it names a .py file, else ``dag_url/file_name``."""
     if dag_url.endswith(("/", os.sep)):
         return dag_url + file_name
+    if not dag_url.endswith(".py"):
+        return dag_url.rstrip("/") + "/" + file_name
     fs, path = filesystem(dag_url)
     if fs.isdir(path):
         return dag_url.rstrip("/") + "/" + file_name

@@ -11,8 +11,7 @@ from typing import Any
 
 import click
 
-from kedro_airflow_k8s.build import CompiledDag, compile_project, make_plan
-from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.build import CompiledDag, compile_with_artifacts
 from kedro_airflow_k8s.project import KedroProject
 
 
@@ -26,44 +25,20 @@ class Release:
     artifacts_url: str | None = None
 
 
-def needs_artifacts(project: KedroProject, dag_name: str | None) -> bool:
-    """Whether the DAG runs Spark applications that fetch the project from the artifacts."""
-    spark = project.config.run_config.spark
-    if spark.backend == "none":
-        return False
-    return bool(make_plan(project, dag_name).spark_tasks)
-
-
 @contextmanager
 def build_release(project: KedroProject, dag_name: str | None = None) -> Iterator[Release]:
     """Build the artifacts (if any), then compile the DAG with their URLs; files are temporary."""
-    from kedro_airflow_k8s.artifacts import build_artifacts
-
     with tempfile.TemporaryDirectory(prefix="kedro-airflow-k8s-") as scratch:
-        artifacts, url = None, None
-        if needs_artifacts(project, dag_name):
-            url = project.config.run_config.spark.artifacts_path
-            if not url:
-                raise UserError(
-                    f"the '{project.config.run_config.spark.backend}' Spark backend runs the "
-                    "project from its published artifacts: set run_config.spark.artifacts_path "
-                    "(a bucket URL, or a directory the Spark driver can read)"
-                )
-            artifacts = build_artifacts(
-                project.path,
-                project.package_name,
-                project.env,
-                project.config.run_config,
-                Path(scratch) / "artifacts",
-                artifacts_url=url,
-                conf_source=project.conf_source.name,
-            )
-        compiled = compile_project(
-            project, dag_name=dag_name, artifacts=artifacts.urls(url) if artifacts else None
+        result = compile_with_artifacts(
+            project, Path(scratch) / "artifacts", dag_name, for_publishing=True
         )
+        for warning in result.warnings:
+            click.secho(f"Warning: {warning}", fg="yellow", err=True)
+        compiled = result.compiled
         dag_file = Path(scratch) / compiled.filename
         dag_file.write_text(compiled.source, encoding="utf-8")
-        yield Release(compiled, dag_file, artifacts, url)
+        url = project.config.run_config.spark.artifacts_path if result.artifacts else None
+        yield Release(compiled, dag_file, result.artifacts, url)
 
 
 def publish_release(release: Release, output: str, echo: Callable[[str], Any] = click.echo) -> str:
