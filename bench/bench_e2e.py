@@ -79,7 +79,9 @@ def run() -> list[str]:
         results = [run_mode(mode, group, work, env) for mode, group in MODES.items()]
     lines = [
         "examples/mixed-demo in Airflow 3 (`airflow dags test`, SQLite, node_runner local) with",
-        "Spark standalone local[2]; both modes from this one run:",
+        "Spark standalone local[2]; both modes from this one run. Wall time is the whole",
+        "`airflow dags test` command, Airflow's start-up included; Spark applications are",
+        "counted from the SparkContext start lines in the logs.",
         "",
         "| mode | wall s | Airflow tasks | Spark tasks run | Spark applications started | ok |",
         "|---|---:|---:|---:|---:|---|",

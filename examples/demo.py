@@ -54,29 +54,53 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path | None = None)
     if result.returncode != 0:
         tail = "\n".join(output.splitlines()[-60:])
         sys.exit(f"`{' '.join(cmd)}` failed (exit {result.returncode}):\n{tail}")
-    print(f"  {' '.join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd))}"
-          f"  ({time.monotonic() - started:.1f} s)")
+    print(
+        f"  {' '.join(Path(cmd[0]).name if i == 0 else c for i, c in enumerate(cmd))}"
+        f"  ({time.monotonic() - started:.1f} s)"
+    )
     return result.stdout if log is None else output
 
 
-def prepare_project() -> Path:
-    if WORK.exists():
-        shutil.rmtree(WORK)
-    project = WORK / "mixed-demo"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("dags", "logs", "__pycache__"))
-    # Machine-specific settings go to conf/local, merged key by key over conf/base.
-    local = {
+def copy_example(target: Path) -> Path:
+    """A copy of the example without anything an earlier `kedro run` of it left in data/:
+    stale outputs would pass the "every expected output exists" check without a run."""
+    ignore = shutil.ignore_patterns("dags", "logs", "__pycache__", "*.egg-info", "build", "dist")
+    shutil.copytree(EXAMPLE, target, ignore=ignore)
+    for child in (target / "data").iterdir():
+        if child.is_dir() and child.name != "01_raw":
+            shutil.rmtree(child)
+        elif child.is_file():
+            child.unlink()
+    (target / "conf" / "local").mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def local_settings(project: Path) -> dict:
+    """This machine's settings for the copy at ``project``: its Kedro, Python and paths."""
+    return {
         "run_config": {
             "local_runner": {"kedro_command": str(BIN / "kedro"), "project_path": str(project)},
             "spark": {"python": sys.executable, "project_path": str(project)},
         }
     }
-    (project / "conf" / "local" / "airflow-k8s.yml").write_text(yaml.safe_dump(local))
+
+
+def prepare_project(work: Path | None = None) -> Path:
+    work = work or WORK
+    if work.exists():
+        shutil.rmtree(work)
+    project = copy_example(work / "mixed-demo")
+    # Machine-specific settings go to conf/local, merged key by key over conf/base.
+    (project / "conf" / "local" / "airflow-k8s.yml").write_text(
+        yaml.safe_dump(local_settings(project))
+    )
     return project
 
 
 def airflow_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    """The environment of every Airflow command: this AIRFLOW_HOME and nothing inherited
+    from another Airflow (its database, connections or settings)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
     env.update(
         {
             "AIRFLOW_HOME": str(home),
@@ -146,7 +170,9 @@ def main() -> int:
 
     kedro = str(BIN / "kedro")
     plan_file = WORK / "plan.json"
-    run([kedro, "airflow-k8s", "plan", "--format", "json", "--output", str(plan_file)], project, env)
+    run(
+        [kedro, "airflow-k8s", "plan", "--format", "json", "--output", str(plan_file)], project, env
+    )
     plan = json.loads(plan_file.read_text())
     run([kedro, "airflow-k8s", "compile", "--output-dir", str(home / "dags")], project, env)
     dag_id = plan["dag_id"]

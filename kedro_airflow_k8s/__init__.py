@@ -1,3 +1,3 @@
-"""kedro-airflow-k8s: Kedro pipelines as Airflow 3 DAGs of Kubernetes pods and Spark applications."""
+"""kedro-airflow-k8s: Kedro pipelines as Airflow 3 DAGs of pods and Spark applications."""
 
 __version__ = "0.1.0"

@@ -90,7 +90,9 @@ def schema() -> None:
 @click.option("--image", default=None, help="Docker image; overrides run_config.image.")
 @click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
 @click.pass_obj
-def compile_command(obj: CliContext, output_dir: Path, image: str | None, dag_name: str | None) -> None:
+def compile_command(
+    obj: CliContext, output_dir: Path, image: str | None, dag_name: str | None
+) -> None:
     """Compile the pipeline into <output-dir>/<dag_id>.py (Spark artifacts beside it)."""
     from kedro_airflow_k8s.build import (
         ARTIFACTS_DIR,

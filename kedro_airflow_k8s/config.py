@@ -231,7 +231,9 @@ class SparkConfig(StrictModel):
         "k8s client mode) or local:///opt/<package>/spark_run.py (k8s cluster mode, "
         "spark-operator).",
     )
-    image: str | None = Field(default=None, description="Spark image; defaults to run_config.image.")
+    image: str | None = Field(
+        default=None, description="Spark image; defaults to run_config.image."
+    )
     namespace: str | None = Field(default=None, description="Defaults to run_config.namespace.")
     service_account_name: str | None = None
     labels: dict[str, Text] = Field(default_factory=dict)
@@ -356,7 +358,9 @@ class RunConfig(StrictModel):
 class PluginConfig(StrictModel):
     """The whole of airflow-k8s.yml."""
 
-    host: str | None = Field(default=None, description="Airflow URL, e.g. https://airflow.example.com")
+    host: str | None = Field(
+        default=None, description="Airflow URL, e.g. https://airflow.example.com"
+    )
     output: str = Field(
         default="dags/", description="Where upload-pipeline writes the DAG: a path or fsspec URL."
     )
@@ -460,8 +464,7 @@ def parse_config(
     """
     if raw is None or raw == {}:
         raise ConfigError(
-            f"{source} is missing or empty: run 'kedro airflow-k8s init <AIRFLOW_URL>' "
-            "to create it"
+            f"{source} is missing or empty: run 'kedro airflow-k8s init <AIRFLOW_URL>' to create it"
         )
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} must be a mapping of keys, not {type(raw).__name__}")

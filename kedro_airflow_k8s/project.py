@@ -150,8 +150,7 @@ def load_project(
     except KeyError:
         known = ", ".join(sorted(pipelines)) or "none"
         raise UserError(
-            f"pipeline '{pipeline_name}' is not registered in the project; "
-            f"known pipelines: {known}"
+            f"pipeline '{pipeline_name}' is not registered in the project; known pipelines: {known}"
         ) from None
 
     return KedroProject(

@@ -23,7 +23,13 @@ from kedro_airflow_k8s.config import (
 )
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.plan import Plan, Task
-from kedro_airflow_k8s.source import comment, identifier, literal, neutralise_template, template_literal
+from kedro_airflow_k8s.source import (
+    comment,
+    identifier,
+    literal,
+    neutralise_template,
+    template_literal,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORBIDDEN_IMPORTS = ("kedro", "kedro_airflow_k8s")
@@ -115,7 +121,8 @@ def profile_for(tags: set[str], prefix: str, known: dict[str, Any], what: str, n
 
 def task_profile(task: Task, ctx: DagContext, known: dict[str, Any], prefix: str, what: str) -> str:
     names = {
-        profile_for(ctx.node_tags.get(node, set()), prefix, known, what, node) for node in task.nodes
+        profile_for(ctx.node_tags.get(node, set()), prefix, known, what, node)
+        for node in task.nodes
     }
     names.discard("")
     if len(names) > 1 and DEFAULT_PROFILE in names:
@@ -177,15 +184,13 @@ class DagRenderer:
         self.ctx = ctx
         self.imports: set[str] = set()
         self.vars: dict[str, str] = {}
+        self.reserved: set[str] = set(RESERVED_NAMES)
 
     def var_for(self, task_id: str) -> str:
         if task_id not in self.vars:
-            base = identifier(task_id)
-            name, n = base, 2
-            taken = set(self.vars.values()) | RESERVED_NAMES
-            while name in taken:
-                name, n = f"{base}_{n}", n + 1
-            self.vars[task_id] = name
+            self.vars[task_id] = free_name(
+                identifier(task_id), set(self.vars.values()) | self.reserved
+            )
         return self.vars[task_id]
 
     # -- node tasks -------------------------------------------------------------------------
@@ -243,10 +248,7 @@ class DagRenderer:
             f"    bash_command={literal(neutralise_template(command))},",
         ]
         if params:
-            lines.append(
-                "    env={**LOCAL_ENV, "
-                f'"KEDRO_AIRFLOW_K8S_PARAMS": {literal(params)}}},'
-            )
+            lines.append(f'    env={{**LOCAL_ENV, "KEDRO_AIRFLOW_K8S_PARAMS": {literal(params)}}},')
         else:
             lines.append("    env=LOCAL_ENV,")
         lines += ["    cwd=PROJECT_PATH,", "    append_env=True,", ")"]
@@ -256,6 +258,9 @@ class DagRenderer:
     def context(self, spark: SparkRendering | None) -> dict[str, Any]:
         run = self.run
         local = run.node_runner == "local"
+        if spark is not None:
+            self.reserved |= module_names(spark.imports, spark.preamble)
+        self.vars = task_variables(self.plan, self.reserved)
         blocks: list[TaskBlock] = []
         for task in self.plan.tasks:
             var = self.var_for(task.task_id)
@@ -297,7 +302,10 @@ class DagRenderer:
             )
             sensors.append((var, sensor_source(var, dep)))
 
-        tags = [f"commit_sha:{self.ctx.commit_sha or 'unknown'}", f"kedro-airflow-k8s:{__version__}"]
+        tags = [
+            f"commit_sha:{self.ctx.commit_sha or 'unknown'}",
+            f"kedro-airflow-k8s:{__version__}",
+        ]
         if self.ctx.version_tag:
             tags.append(self.ctx.version_tag)
         tags += [t for t in run.tags if t not in tags]
@@ -332,6 +340,42 @@ class DagRenderer:
         return template.render(**self.context(spark))
 
 
+def free_name(base: str, taken: set[str]) -> str:
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}_{n}", n + 1
+    return name
+
+
+def task_variables(plan: Plan, reserved: set[str]) -> dict[str, str]:
+    """The Python variable of each task, in plan order, avoiding ``reserved`` names.
+
+    The Spark wiring names tasks with this same function, so both agree.
+    """
+    names: dict[str, str] = {}
+    for task in plan.tasks:
+        names[task.task_id] = free_name(identifier(task.task_id), set(names.values()) | reserved)
+    return names
+
+
+def module_names(imports: list[str], preamble: str) -> set[str]:
+    """Names bound at module level by import lines and preamble source."""
+    import ast
+
+    names: set[str] = set()
+    tree = ast.parse("\n".join([*imports, preamble]))
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
 RESERVED_NAMES = {
     "dag",
     "kedro",
@@ -345,6 +389,11 @@ RESERVED_NAMES = {
     "DAG",
     "TaskGroup",
     "Secret",
+    "BashOperator",
+    "KubernetesPodOperator",
+    "ExternalTaskSensor",
+    "os",
+    "hashlib",
 }
 
 

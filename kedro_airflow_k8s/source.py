@@ -57,9 +57,7 @@ def _format(value: Any, indent: int, width: int) -> str:
         return flat
     pad = " " * (indent + 4)
     if isinstance(value, dict):
-        items = [
-            f"{pad}{repr(k)}: {_format(v, indent + 4, width)}," for k, v in value.items()
-        ]
+        items = [f"{pad}{repr(k)}: {_format(v, indent + 4, width)}," for k, v in value.items()]
         opening, closing = "{", "}"
     else:
         items = [f"{pad}{_format(v, indent + 4, width)}," for v in value]

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "mixed-demo"
 _counter = itertools.count()
 
-DEFAULT_NODES = '''
+DEFAULT_NODES = """
 from kedro.pipeline import Pipeline, node
 
 
@@ -42,7 +42,7 @@ def create_pipeline(**kwargs):
             node(add, ["doubled", "quadrupled"], "total", name="add_up"),
         ]
     )
-'''
+"""
 
 DEFAULT_CATALOG = {
     "raw": {"type": "pandas.CSVDataset", "filepath": "data/raw.csv"},

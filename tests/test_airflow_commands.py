@@ -309,13 +309,15 @@ def test_the_dag_carries_a_version_tag_of_its_content(make_project: ProjectFacto
     assert other.version_tag != first.version_tag
 
 
-def test_a_remote_spark_backend_without_artifacts_path_is_refused_before_building(
+def test_a_spark_backend_without_artifacts_path_is_refused_before_building(
     make_project: ProjectFactory, cli
 ) -> None:
     nodes = ONE_TASK_NODES.replace(
         'name="double_raw"', 'name="double_raw", tags=["kedro-airflow-k8s.group.pyspark"]'
     )
-    config = local_config("http://127.0.0.1:8080", Path("dags"), spark={"type": "k8s"})
+    # A published standalone DAG must not point at files on the machine that built it.
+    spark = {"type": "standalone", "master": "local[2]"}
+    config = local_config("http://127.0.0.1:8080", Path("dags"), spark=spark)
     project = make_project(nodes=nodes, catalog=ONE_TASK_CATALOG, config=config)
 
     result = cli(project, "schedule", "--cron-expression", "@daily")

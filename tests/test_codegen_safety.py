@@ -12,8 +12,29 @@ from kedro_airflow_k8s.plan import Plan, Task
 from kedro_airflow_k8s.render import DagContext, DagRenderer, check_source
 from kedro_airflow_k8s.source import literal, neutralise_template
 
-NASTY = ["'", '"', "\\", "\n", "\r", "{{", "}}", "{%", "%}", "{#", "#}", '"""', "ü", "日本",
-         "\u2028", "\x00", "\t", "${x}", "$(rm -rf /)", "`", ";"]
+NASTY = [
+    "'",
+    '"',
+    "\\",
+    "\n",
+    "\r",
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    "{#",
+    "#}",
+    '"""',
+    "ü",
+    "日本",
+    "\u2028",
+    "\x00",
+    "\t",
+    "${x}",
+    "$(rm -rf /)",
+    "`",
+    ";",
+]
 nasty_text = st.lists(
     st.one_of(st.sampled_from(NASTY), st.text(min_size=1, max_size=5)), max_size=8
 ).map("".join)
@@ -65,8 +86,9 @@ def test_values_round_trip_through_kubernetes_dag(
             "description": description,
             "namespace": namespace or "ns",
             "env_vars": {"NASTY": env_value},
-            "resources": {"__default__": {"labels": {"l": label},
-                                          "annotations": {"a": annotation}}},
+            "resources": {
+                "__default__": {"labels": {"l": label}, "annotations": {"a": annotation}}
+            },
         },
         nodes,
         "kubernetes",
@@ -106,13 +128,15 @@ def test_values_round_trip_through_local_dag(env_value, nodes, pipeline):
         assert rendered(dag, task.cwd) == "/srv/project 'x'"
 
 
-@given(st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), nasty_text),
-    lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(nasty_text, children, max_size=4)
-    ),
-    max_leaves=12,
-))
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), nasty_text),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4), st.dictionaries(nasty_text, children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
 def test_literal_round_trips(value):
     for indent in (0, 8):
         assert eval(literal(value, indent)) == value

@@ -44,16 +44,26 @@ FULL_CONFIG = {
                 "limits": {"memory": "16Gi", "nvidia.com/gpu": 1},
                 "node_selectors": {"pool": "highmem"},
                 "tolerations": [
-                    {"key": "dedicated", "operator": "Equal", "value": "highmem",
-                     "effect": "NoSchedule"}
+                    {
+                        "key": "dedicated",
+                        "operator": "Equal",
+                        "value": "highmem",
+                        "effect": "NoSchedule",
+                    }
                 ],
                 "labels": {"size": "xl"},
                 "annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"},
             },
         },
         "kubernetes_pod_templates": {
-            "gpu": {"spec": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"},
-                             "spec": {"containers": [{"name": "base"}]}}},
+            "gpu": {
+                "spec": {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": "t"},
+                    "spec": {"containers": [{"name": "base"}]},
+                }
+            },
         },
         "macro_params": ["ds"],
         "variables_params": ["model_version"],
@@ -61,7 +71,7 @@ FULL_CONFIG = {
     },
 }
 
-TAGGED_NODES = '''
+TAGGED_NODES = """
 from kedro.pipeline import Pipeline, node
 
 
@@ -83,7 +93,7 @@ def create_pipeline(**kwargs):
                  tags=["kedro-airflow-k8s.pod-template.gpu"]),
         ]
     )
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +156,10 @@ def test_full_config_reaches_pods(make_project, cli, no_cluster):
     assert dag.start_date.year == 2025 and dag.start_date.month == 2
     assert any(tag.startswith("commit_sha:") for tag in dag.tags)
     assert set(dag.task_ids) == {
-        "wait_for_ingest_publish", "kedro.double_raw", "kedro.double_again", "kedro.add_up"
+        "wait_for_ingest_publish",
+        "kedro.double_raw",
+        "kedro.double_again",
+        "kedro.add_up",
     }
     assert dag.get_task("kedro.double_raw").upstream_task_ids == {"wait_for_ingest_publish"}
 
@@ -159,10 +172,17 @@ def test_full_config_reaches_pods(make_project, cli, no_cluster):
     assert [s.name for s in plain.spec.image_pull_secrets] == ["regcred", "other"]
     assert container.command == ["kedro"]
     assert container.args[:7] == [
-        "run", "--pipeline", "__default__", "--env", "local", "--nodes", "double_raw"
+        "run",
+        "--pipeline",
+        "__default__",
+        "--env",
+        "local",
+        "--nodes",
+        "double_raw",
     ]
     assert container.args[7:] == [
-        "--params", "ds={{ ds }},model_version={{ var.value.model_version }}"
+        "--params",
+        "ds={{ ds }},model_version={{ var.value.model_version }}",
     ]
     assert container.resources.requests == {"cpu": "500m", "memory": "1Gi"}
     assert container.resources.limits == {"memory": "2Gi"}
@@ -181,7 +201,10 @@ def test_full_config_reaches_pods(make_project, cli, no_cluster):
     assert heavy.spec.node_selector == {"pool": "highmem"}
     tol = heavy.spec.tolerations[0]
     assert (tol.key, tol.operator, tol.value, tol.effect) == (
-        "dedicated", "Equal", "highmem", "NoSchedule"
+        "dedicated",
+        "Equal",
+        "highmem",
+        "NoSchedule",
     )
     assert heavy.metadata.labels["size"] == "xl"
     assert heavy.metadata.annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
@@ -193,8 +216,9 @@ def test_full_config_reaches_pods(make_project, cli, no_cluster):
 def test_cli_overrides_image_and_dag_name(make_project, cli):
     config = {"run_config": {"namespace": "kedro"}}
     project = make_project(config=config)
-    dags = compile_ok(cli, project, "--image", "other:2", "--dag-name", "my dag",
-                      "--output-dir", "out")
+    dags = compile_ok(
+        cli, project, "--image", "other:2", "--dag-name", "my dag", "--output-dir", "out"
+    )
     assert not dags.exists()
     source = (project / "out" / "my_dag.py").read_text()
     assert "'other:2'" in source
@@ -250,8 +274,11 @@ def test_failed_compile_keeps_previous_dag(make_project, cli):
 def test_compile_does_not_run_hooks_or_read_credentials(make_project, cli):
     project = make_project(
         catalog={
-            "raw": {"type": "pandas.CSVDataset", "filepath": "data/raw.csv",
-                    "credentials": "missing_creds"},
+            "raw": {
+                "type": "pandas.CSVDataset",
+                "filepath": "data/raw.csv",
+                "credentials": "missing_creds",
+            },
             "doubled": {"type": "pandas.CSVDataset", "filepath": "data/d.csv"},
         }
     )

@@ -23,55 +23,107 @@ def with_run(**values) -> dict:
 
 
 MALFORMED = [
-    pytest.param({"run_config": {"imgae": "x", "namespace": "n"}},
-                 ["run_config.imgae", "did you mean 'image'", "run_config.image"], id="misspelt-image"),
-    pytest.param({"run_config": {"namespace": "n"}},
-                 ["run_config.image", "required"], id="missing-image"),
-    pytest.param({"run_config": {"image": "i"}},
-                 ["run_config.namespace", "required"], id="missing-namespace"),
+    pytest.param(
+        {"run_config": {"imgae": "x", "namespace": "n"}},
+        ["run_config.imgae", "did you mean 'image'", "run_config.image"],
+        id="misspelt-image",
+    ),
+    pytest.param(
+        {"run_config": {"namespace": "n"}}, ["run_config.image", "required"], id="missing-image"
+    ),
+    pytest.param(
+        {"run_config": {"image": "i"}}, ["run_config.namespace", "required"], id="missing-namespace"
+    ),
     pytest.param({"hots": "x", **base()}, ["hots", "did you mean 'host'"], id="misspelt-host"),
     pytest.param({"host": "x"}, ["run_config", "required"], id="missing-run-config"),
-    pytest.param(with_run(retries="many"), ["run_config.retries", "'many'", "integer"],
-                 id="retries-not-int"),
-    pytest.param(with_run(retries=-1), ["run_config.retries", "greater than or equal"],
-                 id="negative-retries"),
+    pytest.param(
+        with_run(retries="many"), ["run_config.retries", "'many'", "integer"], id="retries-not-int"
+    ),
+    pytest.param(
+        with_run(retries=-1), ["run_config.retries", "greater than or equal"], id="negative-retries"
+    ),
     pytest.param(with_run(max_active_runs=0), ["run_config.max_active_runs"], id="zero-runs"),
-    pytest.param(with_run(catchup="perhaps"), ["run_config.catchup", "'perhaps'"],
-                 id="catchup-not-bool"),
-    pytest.param(with_run(image_pull_policy="Sometimes"),
-                 ["run_config.image_pull_policy", "'Always'"], id="bad-pull-policy"),
-    pytest.param(with_run(node_runner="docker"), ["run_config.node_runner", "'kubernetes'"],
-                 id="bad-node-runner"),
-    pytest.param(with_run(cron_expression="every day"),
-                 ["run_config.cron_expression", "not a cron expression"], id="bad-cron"),
-    pytest.param(with_run(start_date="yesterday"), ["run_config.start_date", "'yesterday'"],
-                 id="bad-start-date"),
-    pytest.param(with_run(resources={"__default__": {"request": {"cpu": 1}}}),
-                 ["run_config.resources.__default__.request", "did you mean 'requests'"],
-                 id="misspelt-requests"),
-    pytest.param(with_run(resources={"big": {"tolerations": [{"effect": "Never"}]}}),
-                 ["run_config.resources.big.tolerations[0].effect"], id="bad-toleration"),
-    pytest.param(with_run(secrets=[{"secret": "s", "deploy_type": "volume"}]),
-                 ["run_config.secrets[0]", "deploy_target"], id="volume-secret-no-path"),
-    pytest.param(with_run(secrets=[{"deploy_type": "env"}]),
-                 ["run_config.secrets[0].secret", "required"], id="secret-without-name"),
-    pytest.param(with_run(spark={"type": "emr"}), ["run_config.spark.type", "'dataproc'"],
-                 id="unknown-spark-type"),
-    pytest.param(with_run(spark={"type": "custom"}),
-                 ["run_config.spark", "operator_factory"], id="custom-without-factory"),
-    pytest.param(with_run(spark={"type": "custom", "operator_factory": "not a path"}),
-                 ["run_config.spark.operator_factory", "dotted path"], id="bad-factory-path"),
-    pytest.param(with_run(spark={"group_spark_node": False}),
-                 ["run_config.spark.group_spark_node", "did you mean 'group_spark_nodes'"],
-                 id="misspelt-group-switch"),
-    pytest.param(with_run(macro_params=["ds", "not valid!"]),
-                 ["run_config.macro_params", "'not valid!'"], id="bad-macro-param"),
-    pytest.param(with_run(external_dependencies=[{"task_id": "t"}]),
-                 ["run_config.external_dependencies[0].dag_id", "required"], id="dep-no-dag"),
-    pytest.param(with_run(kubernetes_pod_templates={"x": {}}),
-                 ["run_config.kubernetes_pod_templates.x", "exactly one"], id="empty-template"),
-    pytest.param(with_run(env_vars=["A", "B"]), ["run_config.env_vars", "dictionary"],
-                 id="env-vars-list"),
+    pytest.param(
+        with_run(catchup="perhaps"), ["run_config.catchup", "'perhaps'"], id="catchup-not-bool"
+    ),
+    pytest.param(
+        with_run(image_pull_policy="Sometimes"),
+        ["run_config.image_pull_policy", "'Always'"],
+        id="bad-pull-policy",
+    ),
+    pytest.param(
+        with_run(node_runner="docker"),
+        ["run_config.node_runner", "'kubernetes'"],
+        id="bad-node-runner",
+    ),
+    pytest.param(
+        with_run(cron_expression="every day"),
+        ["run_config.cron_expression", "not a cron expression"],
+        id="bad-cron",
+    ),
+    pytest.param(
+        with_run(start_date="yesterday"),
+        ["run_config.start_date", "'yesterday'"],
+        id="bad-start-date",
+    ),
+    pytest.param(
+        with_run(resources={"__default__": {"request": {"cpu": 1}}}),
+        ["run_config.resources.__default__.request", "did you mean 'requests'"],
+        id="misspelt-requests",
+    ),
+    pytest.param(
+        with_run(resources={"big": {"tolerations": [{"effect": "Never"}]}}),
+        ["run_config.resources.big.tolerations[0].effect"],
+        id="bad-toleration",
+    ),
+    pytest.param(
+        with_run(secrets=[{"secret": "s", "deploy_type": "volume"}]),
+        ["run_config.secrets[0]", "deploy_target"],
+        id="volume-secret-no-path",
+    ),
+    pytest.param(
+        with_run(secrets=[{"deploy_type": "env"}]),
+        ["run_config.secrets[0].secret", "required"],
+        id="secret-without-name",
+    ),
+    pytest.param(
+        with_run(spark={"type": "emr"}),
+        ["run_config.spark.type", "'dataproc'"],
+        id="unknown-spark-type",
+    ),
+    pytest.param(
+        with_run(spark={"type": "custom"}),
+        ["run_config.spark", "operator_factory"],
+        id="custom-without-factory",
+    ),
+    pytest.param(
+        with_run(spark={"type": "custom", "operator_factory": "not a path"}),
+        ["run_config.spark.operator_factory", "dotted path"],
+        id="bad-factory-path",
+    ),
+    pytest.param(
+        with_run(spark={"group_spark_node": False}),
+        ["run_config.spark.group_spark_node", "did you mean 'group_spark_nodes'"],
+        id="misspelt-group-switch",
+    ),
+    pytest.param(
+        with_run(macro_params=["ds", "not valid!"]),
+        ["run_config.macro_params", "'not valid!'"],
+        id="bad-macro-param",
+    ),
+    pytest.param(
+        with_run(external_dependencies=[{"task_id": "t"}]),
+        ["run_config.external_dependencies[0].dag_id", "required"],
+        id="dep-no-dag",
+    ),
+    pytest.param(
+        with_run(kubernetes_pod_templates={"x": {}}),
+        ["run_config.kubernetes_pod_templates.x", "exactly one"],
+        id="empty-template",
+    ),
+    pytest.param(
+        with_run(env_vars=["A", "B"]), ["run_config.env_vars", "dictionary"], id="env-vars-list"
+    ),
     pytest.param(["not", "a", "mapping"], ["must be a mapping"], id="not-a-mapping"),
     pytest.param({}, ["missing or empty", "kedro airflow-k8s init"], id="empty"),
 ]
@@ -116,8 +168,9 @@ def test_quantities_and_comma_lists_are_normalised():
 
 
 def test_overrides_apply_before_validation():
-    config = parse_config({"run_config": {"namespace": "n"}},
-                          overrides={"run_config.image": "cli:1"})
+    config = parse_config(
+        {"run_config": {"namespace": "n"}}, overrides={"run_config.image": "cli:1"}
+    )
     assert config.run_config.image == "cli:1"
 
 

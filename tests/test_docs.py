@@ -199,3 +199,10 @@ def test_backend_examples_compile_and_load_in_airflow(example, make_project):
     folder, compiled = compile_to(project, artifacts=artifacts)
     dag = load_dag(folder, compiled.dag_id)
     assert any(task_id.startswith("kedro.spark_") for task_id in dag.task_ids)
+
+
+def test_code_blocks_are_not_nested_in_lists():
+    # Python-Markdown renders fenced code only at the top level of a page.
+    for page, text in written_pages().items():
+        nested = [line for line in text.splitlines() if re.match(r"\s+```", line)]
+        assert not nested, f"{page}: indented code fence {nested[0]!r}"

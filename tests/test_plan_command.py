@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-SPARK_NODES = '''
+SPARK_NODES = """
 from kedro.pipeline import Pipeline, node
 
 
@@ -23,7 +23,7 @@ def create_pipeline(**kwargs):
             node(f, "d_out", "e_out", name="e"),
         ]
     )
-'''
+"""
 CATALOG = {
     name: {"type": "pandas.CSVDataset", "filepath": f"data/{name}.csv"}
     for name in ["raw", "a_out", "b_out", "c_out", "d_out", "e_out"]
@@ -46,7 +46,10 @@ def test_plan_json_has_the_documented_shape(make_project, cli, tmp_path):
     assert spark["kind"] == "spark" and spark["nodes"] == ["a", "b", "c", "d"]
     assert "between Spark nodes" in spark["reasons"]["b"]
     assert plain == {
-        "task_id": "e", "kind": "node", "nodes": ["e"], "upstream": [spark["task_id"]],
+        "task_id": "e",
+        "kind": "node",
+        "nodes": ["e"],
+        "upstream": [spark["task_id"]],
         "reasons": {"e": "plain node"},
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fsspec
 import pytest
 
-SPARK_NODES = '''
+SPARK_NODES = """
 from kedro.pipeline import Pipeline, node
 
 
@@ -22,7 +22,7 @@ def create_pipeline(**kwargs):
             node(same, "scores", "report", name="report"),
         ]
     )
-'''
+"""
 CATALOG = {
     name: {"type": "pandas.CSVDataset", "filepath": f"data/{name}.csv"}
     for name in ["raw", "clean", "scores", "report"]

@@ -7,11 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from kedro_airflow_k8s.classify import is_parameter
-from kedro_airflow_k8s.config import PluginConfig, SparkConfig
+from kedro_airflow_k8s.config import SparkConfig
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.plan import Plan, Task
 from kedro_airflow_k8s.project import KedroProject
-from kedro_airflow_k8s.render import DagRenderer, SparkRendering, params_value
+from kedro_airflow_k8s.render import (
+    RESERVED_NAMES,
+    SparkRendering,
+    module_names,
+    params_value,
+)
+from kedro_airflow_k8s.render import task_variables as render_task_variables
 from kedro_airflow_k8s.spark import custom
 from kedro_airflow_k8s.spark.base import SparkGroup, SparkOperatorFactoryBase
 from kedro_airflow_k8s.spark.builtin import SparkContext
@@ -72,7 +78,7 @@ def render_spark(
     )
     calls.check_names(rendering)
     if create is not None:
-        rendering.wiring = lifecycle_wiring(plan, task_variables(plan, project.config))
+        rendering.wiring = lifecycle_wiring(plan, task_variables(plan, rendering))
     return rendering
 
 
@@ -123,11 +129,10 @@ def spark_context(
     )
 
 
-def task_variables(plan: Plan, config: PluginConfig) -> dict[str, str]:
+def task_variables(plan: Plan, rendering: SparkRendering) -> dict[str, str]:
     """The Python variable of each task in the DAG source, as the DAG renderer names them."""
-    # The renderer names tasks in plan order, as here; its context is not needed for names.
-    renderer = DagRenderer(plan, config, None)  # type: ignore[arg-type]
-    return {task.task_id: renderer.var_for(task.task_id) for task in plan.tasks}
+    reserved = RESERVED_NAMES | module_names(rendering.imports, rendering.preamble)
+    return render_task_variables(plan, reserved)
 
 
 def lifecycle_wiring(plan: Plan, variables: Mapping[str, str]) -> list[str]:
