@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m uv --version >/dev/null 2>&1 || \
-		{ $(PYTHON) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m ensurepip -q; \
+		{ $(PYTHON) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m ensurepip >/dev/null; \
 		  $(PYTHON) -m pip install -q uv; }
 	$(PYTHON) -m uv pip install --python $(PYTHON) -e ".[$(EXTRAS)]"
 	touch $(STAMP)

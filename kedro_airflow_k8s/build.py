@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,19 +139,40 @@ def compile_with_artifacts(
             "run_config.spark.artifacts_path to where the Spark driver can read them "
             "(a bucket URL or a shared directory), or use `compile` for a local DAG"
         )
-    artifacts = build_artifacts(
-        project.path, project.package_name, project.env, run_config, artifacts_dir, base_url
-    )
-    locations = (
-        artifacts.urls(base_url)
-        if base_url
-        else {artifact.kind: str(artifact.path) for artifact in artifacts}
-    )
-    compiled = compile_project(project, dag_name, artifacts=locations)
+    with removed_on_failure(artifacts_dir) as built:
+        artifacts = build_artifacts(
+            project.path, project.package_name, project.env, run_config, artifacts_dir, base_url
+        )
+        built.append(artifacts.wheel.path.parent)
+        locations = (
+            artifacts.urls(base_url)
+            if base_url
+            else {artifact.kind: str(artifact.path) for artifact in artifacts}
+        )
+        compiled = compile_project(project, dag_name, artifacts=locations)
     # A standalone driver runs from the project directory; the conf archive is unused.
     if backend != "standalone":
         warnings = (*artifacts.warnings, *warnings)
     return CompileResult(compiled, artifacts, warnings)
+
+
+@contextmanager
+def removed_on_failure(directory: Path) -> Iterator[list[Path]]:
+    """Remove what a failed compile created under ``directory`` (new folders, and the
+    version folders appended to the yielded list when they did not exist before)."""
+    new_parents = [p for p in (directory, *directory.parents) if not p.exists()]
+    existing = set(directory.iterdir()) if directory.is_dir() else set()
+    built: list[Path] = []
+    try:
+        yield built
+    except BaseException:
+        for path in built:
+            if path not in existing and path.exists():
+                shutil.rmtree(path, ignore_errors=True)
+        for path in new_parents:  # innermost first
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+        raise
 
 
 def spark_path_warnings(project: KedroProject, plan: Plan) -> tuple[str, ...]:

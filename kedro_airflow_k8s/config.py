@@ -346,6 +346,23 @@ class RunConfig(StrictModel):
             )
         return value
 
+    @field_validator("start_date", mode="before")
+    @classmethod
+    def _compact_date(cls, value: Any) -> Any:
+        # The earlier plugin wrote start dates as "20210721"; keep accepting that.
+        if isinstance(value, (str, int)) and re.fullmatch(r"\d{8}", str(value)):
+            text = str(value)
+            return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tag_length(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not tag or len(tag) > 100:
+                raise ValueError(f"DAG tags must have 1 to 100 characters; {tag!r} does not")
+        return value
+
     @field_validator("macro_params", "variables_params")
     @classmethod
     def _identifiers(cls, value: list[str]) -> list[str]:

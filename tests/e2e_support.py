@@ -187,14 +187,21 @@ def compile_dag(
     kedro = str(demo.BIN / "kedro")
     plan_file = project.parent / f"{dag_id}-plan.json"
     named = ["--dag-name", dag_id]
-    demo.run(
-        [kedro, "airflow-k8s", "plan", "--format", "json", "--output", str(plan_file), *named],
-        project,
-        env,
+    plan = [kedro, "airflow-k8s", "plan", "--format", "json", "--output", str(plan_file), *named]
+    # Each command spends seconds starting Kedro: run the two side by side.
+    planning = subprocess.Popen(
+        plan, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    demo.run(
-        [kedro, "airflow-k8s", "compile", "--output-dir", str(airflow.dags), *named], project, env
-    )
+    try:
+        demo.run(
+            [kedro, "airflow-k8s", "compile", "--output-dir", str(airflow.dags), *named],
+            project,
+            env,
+        )
+    finally:
+        output, _ = planning.communicate(timeout=300)
+    if planning.returncode != 0:
+        raise RuntimeError(f"`{shlex.join(plan)}` failed:\n{output}")
     return json.loads(plan_file.read_text())
 
 
@@ -362,7 +369,8 @@ class SparkStandalone:
         )
         return env
 
-    def start(self, timeout: float = 120) -> None:
+    def start(self) -> None:
+        """Launch the master and the worker; ``wait_until_ready`` waits for them."""
         spark_class = str(pyspark_home() / "bin" / "spark-class")
         master = [
             spark_class, "org.apache.spark.deploy.master.Master",
@@ -376,6 +384,9 @@ class SparkStandalone:
         ]  # fmt: skip
         self._launch(master, "master")
         self._launch(worker, "worker")
+
+    def wait_until_ready(self, timeout: float = 120) -> None:
+        """Until the master's JSON shows a live worker; a process that exits stops the wait."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for process, name in zip(self.processes, ("master", "worker"), strict=True):
@@ -426,7 +437,8 @@ class SparkStandalone:
 
 @contextmanager
 def spark_standalone(workdir: Path) -> Iterator[SparkStandalone]:
-    """A running master and worker, stopped on the way out however the block ends."""
+    """A master and a worker, launched (see ``wait_until_ready``) and stopped on the way out
+    however the block ends."""
     workdir.mkdir(parents=True, exist_ok=True)
     spark = SparkStandalone(workdir)
     try:

@@ -77,13 +77,15 @@ def rendered(dag, text):
     nodes=st.lists(node_name, min_size=1, max_size=3, unique=True),
     pipeline=nasty_text.filter(bool),
     env=nasty_text.filter(bool),
+    tag=nasty_text.filter(lambda t: 0 < len(t) <= 100),
 )
 def test_values_round_trip_through_kubernetes_dag(
-    description, env_value, label, annotation, namespace, nodes, pipeline, env
+    description, env_value, label, annotation, namespace, nodes, pipeline, env, tag
 ):
     dag = render(
         {
             "description": description,
+            "tags": [tag],
             "namespace": namespace or "ns",
             "env_vars": {"NASTY": env_value},
             "resources": {
@@ -96,6 +98,7 @@ def test_values_round_trip_through_kubernetes_dag(
         env,
     )
     assert dag.description == description
+    assert tag in dag.tags
     for i, name in enumerate(nodes):
         task = dag.get_task(f"kedro.t{i}")
         args = [rendered(dag, a) for a in task.arguments]

@@ -216,3 +216,7 @@ def test_init_command_refuses_to_overwrite(make_project, cli):
     assert result.exit_code == 0
     assert "https://other" in target.read_text()
     assert cli(project, "compile").exit_code == 0
+
+
+def test_start_date_in_the_earlier_plugins_compact_form():
+    assert str(parse_config(with_run(start_date="20210721")).run_config.start_date) == "2021-07-21"

@@ -48,9 +48,14 @@ def test_factory_receives_the_spark_group(cli, make_project):
     project, result = compile_cli(cli, make_project, "tests.factories.LocalCommandFactory", **spark)
     assert result.exit_code == 0, result.output
     calls = dict(LocalCommandFactory.calls)
-    assert calls["create"] == ("spark_demo", None, {"size": "small"})
+    # Without artifacts_path a custom factory gets the artifacts compile built locally.
+    project_name, init_script, cluster_config = calls["create"]
+    assert (project_name, cluster_config) == ("spark_demo", {"size": "small"})
+    assert init_script.startswith(str(project / "dags" / ".kedro-airflow-k8s"))
+    assert init_script.endswith(".sh")
     project_name, group, pipeline, main = calls["submit"]
-    assert (project_name, pipeline, main) == ("spark_demo", "__default__", "")
+    assert (project_name, pipeline) == ("spark_demo", "__default__")
+    assert main.endswith(".py") and "spark_run-" in main
     assert group.task_id == "spark_score"
     assert group.nodes == ("score", "rank")
     assert (group.env, group.pipeline, group.runner) == ("local", "__default__", "SequentialRunner")
