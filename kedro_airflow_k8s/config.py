@@ -52,17 +52,22 @@ NameList = Annotated[list[str], BeforeValidator(_split_commas)]
 class StrictModel(BaseModel):
     """Base of every config section: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
 
 class Toleration(StrictModel):
     """A Kubernetes toleration for the pod."""
 
     key: str | None = None
+    """Taint key the toleration matches; all keys when unset with operator Exists."""
     operator: Literal["Equal", "Exists"] = "Equal"
+    """Equal matches key and value; Exists matches any value of the key."""
     value: Text | None = None
+    """Taint value to match (operator Equal)."""
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Taint effect to match; all effects when unset."""
     toleration_seconds: int | None = None
+    """How long a NoExecute taint is tolerated before eviction."""
 
 
 class ResourceProfile(StrictModel):
@@ -75,9 +80,13 @@ class ResourceProfile(StrictModel):
         default_factory=dict, description="Container limits, e.g. {memory: 4Gi, nvidia.com/gpu: 1}."
     )
     node_selectors: dict[str, Text] = Field(default_factory=dict)
+    """Node labels the pod must be scheduled on, e.g. {pool: highmem}."""
     tolerations: list[Toleration] = Field(default_factory=list)
+    """Taints the pod tolerates."""
     labels: dict[str, Text] = Field(default_factory=dict)
+    """Labels added to the pod."""
     annotations: dict[str, Text] = Field(default_factory=dict)
+    """Annotations added to the pod."""
 
 
 class SecretRef(StrictModel):
@@ -85,6 +94,7 @@ class SecretRef(StrictModel):
 
     secret: str = Field(description="Name of the Kubernetes Secret object.")
     deploy_type: Literal["env", "volume"] = "env"
+    """env: variables in the container; volume: files mounted at deploy_target."""
     deploy_target: str | None = Field(
         default=None,
         description="Env variable name (env) or mount path (volume). "
@@ -122,13 +132,16 @@ class ExternalDependency(StrictModel):
     """Another DAG (or one of its tasks) this DAG waits for, as an ExternalTaskSensor."""
 
     dag_id: str
+    """The DAG to wait for."""
     task_id: str | None = Field(default=None, description="Wait for the whole DAG if unset.")
     check_existence: bool = True
+    """Fail at once when the awaited DAG or task does not exist."""
     execution_delta: int = Field(
         default=0, description="Minutes between this run's logical date and the awaited one."
     )
     timeout: int = Field(default=24 * 3600, ge=1, description="Seconds to wait before failing.")
     mode: Literal["poke", "reschedule"] = "reschedule"
+    """reschedule frees the worker slot between checks; poke holds it."""
 
 
 class LocalRunner(StrictModel):
@@ -140,16 +153,22 @@ class LocalRunner(StrictModel):
     )
     kedro_command: str = Field(default="kedro", description="The kedro executable to call.")
     env_vars: dict[str, Text] = Field(default_factory=dict)
+    """Environment of the local `kedro run` commands, on top of run_config.env_vars."""
 
 
 class SparkResources(StrictModel):
     """Driver and executor sizes of one Spark application."""
 
     driver_cores: int | None = Field(default=None, ge=1)
+    """spark.driver.cores."""
     driver_memory: Quantity | None = None
+    """spark.driver.memory, e.g. 2g."""
     executor_cores: int | None = Field(default=None, ge=1)
+    """spark.executor.cores."""
     executor_memory: Quantity | None = None
+    """spark.executor.memory, e.g. 4g."""
     executor_instances: int | None = Field(default=None, ge=1)
+    """spark.executor.instances."""
 
 
 class DataprocSettings(StrictModel):
@@ -157,23 +176,31 @@ class DataprocSettings(StrictModel):
 
     project_id: str | None = Field(default=None, description="GCP project; connection's if unset.")
     region: str = "europe-west1"
+    """Dataproc region of the cluster."""
     gcp_conn_id: str = "google_cloud_default"
+    """Airflow connection to Google Cloud."""
     idle_delete_ttl: int = Field(
         default=3600,
         ge=600,
         description="Seconds of idleness after which Dataproc deletes the cluster by itself.",
     )
     labels: dict[str, Text] = Field(default_factory=dict)
+    """Labels of the cluster (lowercase keys and values)."""
     impersonation_chain: str | None = None
+    """Service account to impersonate for the Dataproc calls."""
 
 
 class SparkOperatorSettings(StrictModel):
     """Spark Operator (SparkApplication CRD) settings."""
 
     kubernetes_conn_id: str = "kubernetes_default"
+    """Airflow connection to the Kubernetes cluster."""
     spark_version: str = "4.0.0"
+    """sparkVersion of the SparkApplication."""
     restart_policy: Literal["Never", "OnFailure", "Always"] = "Never"
+    """restartPolicy type of the SparkApplication."""
     delete_on_termination: bool = True
+    """Delete the SparkApplication when it finishes."""
 
 
 class SparkConfig(StrictModel):
@@ -219,6 +246,7 @@ class SparkConfig(StrictModel):
         default=None, description="Spark master URL: spark://host:port, local[N], k8s://https://..."
     )
     deploy_mode: Literal["cluster", "client"] = "cluster"
+    """cluster runs the driver on the cluster; client runs it where spark-submit runs."""
     conn_id: str | None = Field(
         default=None,
         description="Airflow connection holding the Spark master (k8s, standalone). Unset: the "
@@ -236,10 +264,15 @@ class SparkConfig(StrictModel):
     )
     namespace: str | None = Field(default=None, description="Defaults to run_config.namespace.")
     service_account_name: str | None = None
+    """Service account of the driver and executor pods (k8s, spark-operator)."""
     labels: dict[str, Text] = Field(default_factory=dict)
+    """Labels of the driver and executor pods, or of the Dataproc job."""
     node_selectors: dict[str, Text] = Field(default_factory=dict)
+    """Node labels the driver and executor pods must be scheduled on."""
     secrets: list[SecretRef] = Field(default_factory=list)
+    """Kubernetes secrets for the driver and executors (env: secretKeyRef; volume: mounted)."""
     env_vars: dict[str, Text] = Field(default_factory=dict)
+    """Environment of the driver and executors."""
     resources: dict[str, SparkResources] = Field(
         default_factory=dict,
         description="Named Spark resource profiles; a group takes the profile tagged "
@@ -265,7 +298,9 @@ class SparkConfig(StrictModel):
         "(k8s, spark-operator), $PROJECT_HOME from the init script (dataproc).",
     )
     dataproc: DataprocSettings = Field(default_factory=DataprocSettings)
+    """Dataproc connection settings (type dataproc)."""
     spark_operator: SparkOperatorSettings = Field(default_factory=SparkOperatorSettings)
+    """Spark Operator settings (type spark-operator)."""
 
     @field_validator("operator_factory")
     @classmethod
@@ -290,28 +325,40 @@ class RunConfig(StrictModel):
 
     image: str = Field(description="Docker image with the Kedro project installed.")
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    """When Kubernetes pulls the image."""
     namespace: str = Field(description="Kubernetes namespace of the pods.")
     service_account_name: str | None = None
+    """Kubernetes service account of the pods."""
     image_pull_secrets: NameList = Field(default_factory=list)
+    """Names of the secrets that hold registry credentials (list or comma-separated)."""
     startup_timeout: int = Field(default=600, ge=1, description="Seconds a pod may take to start.")
     kubernetes_conn_id: str | None = Field(
         default=None, description="Airflow Kubernetes connection; in-cluster config if unset."
     )
     run_name: str | None = Field(default=None, description="DAG id; defaults to the package name.")
     description: str | None = None
+    """DAG description shown in the Airflow UI."""
     cron_expression: str | None = Field(
         default=None, description="Schedule: a cron expression or preset such as @daily."
     )
     start_date: dt.date = Field(default=dt.date(2024, 1, 1))
+    """First logical date of the schedule (2024-01-01 or 20240101)."""
     catchup: bool = False
+    """Run the intervals between start_date and now."""
     max_active_runs: int = Field(default=1, ge=1)
+    """Runs of this DAG that may run at once."""
     retries: int = Field(default=0, ge=0)
+    """Retries of each task."""
     retry_delay: int = Field(default=300, ge=0, description="Seconds between retries.")
     tags: NameList = Field(default_factory=list, description="Extra DAG tags.")
     env_vars: dict[str, Text] = Field(default_factory=dict)
+    """Environment variables of every task."""
     secrets: list[SecretRef] = Field(default_factory=list)
+    """Kubernetes secrets exposed to every pod."""
     resources: dict[str, ResourceProfile] = Field(default_factory=dict)
+    """Named pod profiles: kedro-airflow-k8s.resources.<name> tags pick one; else __default__."""
     kubernetes_pod_templates: dict[str, PodTemplate] = Field(default_factory=dict)
+    """Pod templates: kedro-airflow-k8s.pod-template.<name> tags pick one, else __default__."""
     macro_params: NameList = Field(
         default_factory=list, description="Kedro params filled from Airflow macros, e.g. ds."
     )
@@ -319,13 +366,17 @@ class RunConfig(StrictModel):
         default_factory=list, description="Kedro params filled from Airflow Variables."
     )
     external_dependencies: list[ExternalDependency] = Field(default_factory=list)
+    """Other DAGs or tasks to wait for before the Kedro tasks start."""
     node_runner: Literal["kubernetes", "local"] = "kubernetes"
+    """kubernetes: a pod per task; local: `kedro run` on the Airflow worker."""
     local_runner: LocalRunner = Field(default_factory=LocalRunner)
+    """Settings of node_runner local."""
     group_memory_nodes: bool = Field(
         default=True,
         description="Put nodes joined by a MemoryDataset in one task; false makes it an error.",
     )
     spark: SparkConfig = Field(default_factory=SparkConfig)
+    """How Spark groups run."""
 
     @field_validator("cron_expression")
     @classmethod
@@ -382,6 +433,7 @@ class PluginConfig(StrictModel):
         default="dags/", description="Where upload-pipeline writes the DAG: a path or fsspec URL."
     )
     run_config: RunConfig
+    """How the DAG and its tasks run."""
 
 
 REQUIRED_HINTS = {
