@@ -4,6 +4,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 EXTRAS ?= test,spark,gcp,airflow,docs
 export KEDRO_DISABLE_TELEMETRY := true
+export SPARK_LOCAL_IP ?= 127.0.0.1
 
 .PHONY: install test lint format demo docs bench clean
 

@@ -110,6 +110,7 @@ def airflow_env(home: Path) -> dict[str, str]:
             "KEDRO_DISABLE_TELEMETRY": "true",
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYSPARK_PYTHON": sys.executable,
+            "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),
         }
     )
     return env

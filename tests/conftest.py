@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+# Spark binds to loopback only: tests talk to nothing but 127.0.0.1.
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 if "AIRFLOW_HOME" not in os.environ or os.environ.get("CI"):

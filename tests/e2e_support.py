@@ -26,7 +26,8 @@ from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.spark.standalone import StandaloneFactory
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "examples"))
+if str(REPO / "examples") not in sys.path:
+    sys.path.insert(0, str(REPO / "examples"))
 
 import demo  # noqa: E402 - examples/demo.py: project copy, Airflow env, command runner
 
@@ -166,9 +167,14 @@ class Airflow:
 
 def airflow_home(home: Path) -> Airflow:
     """A migrated AIRFLOW_HOME, and the environment of every command run against it: nothing
-    inherited from another Airflow, and Spark bound to the loopback interface only."""
+    inherited from another Airflow or Spark, no PYTHONPATH (the DAGs need only installed
+    packages), and Spark bound to the loopback interface only."""
     (home / "dags").mkdir(parents=True)
-    env = demo.airflow_env(home)
+    env = {
+        key: value
+        for key, value in demo.airflow_env(home).items()
+        if not key.startswith("SPARK_") and key != "PYTHONPATH"
+    }
     env.update({"SPARK_LOCAL_IP": LOOPBACK, "SPARK_PUBLIC_DNS": LOOPBACK})
     demo.run([str(demo.BIN / "airflow"), "db", "migrate"], home, env, log=home / "db-migrate.log")
     return Airflow(home, env)
