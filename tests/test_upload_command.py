@@ -64,6 +64,8 @@ def test_compile_writes_artifacts_beside_dag_and_hides_them_from_airflow(make_pr
     entry = next(p for p in version_dir.iterdir() if p.name.startswith("spark_run-"))
     assert repr(str(entry)) in source
     assert "Spark artifacts" in result.output
+    # The Spark task says which nodes it runs and why, like `plan` does.
+    assert "- `score`: tag kedro-airflow-k8s.group.pyspark" in source
 
     from tests.conftest import load_dagbag
 

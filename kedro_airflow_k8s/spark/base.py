@@ -21,6 +21,8 @@ class SparkGroup:
     tags: frozenset[str] = field(default_factory=frozenset)
     datasets: tuple[str, ...] = ()
     params: str | None = None
+    reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Why each node is in the group, as ``kedro airflow-k8s plan`` shows it."""
 
     @property
     def name(self) -> str:

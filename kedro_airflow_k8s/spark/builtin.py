@@ -75,7 +75,10 @@ def call(name: str, arguments: list[tuple[str, str]]) -> str:
 
 def group_doc(group: SparkGroup) -> str:
     lines = ["Kedro nodes run by this Spark application:", ""]
-    return "\n".join(lines + [f"- `{name}`" for name in group.nodes])
+    for name in group.nodes:
+        reason = group.reasons.get(name)
+        lines.append(f"- `{name}`: {reason}" if reason else f"- `{name}`")
+    return "\n".join(lines)
 
 
 def application_args(group: SparkGroup, extra: list[str] | None = None) -> list[str]:

@@ -106,6 +106,7 @@ def spark_group(task: Task, project: KedroProject, nodes: Mapping[str, Any]) -> 
         tags=frozenset(tag for node in members for tag in node.tags),
         datasets=tuple(dict.fromkeys(datasets)),
         params=params_value(run),
+        reasons=dict(task.reasons),
     )
 
 
