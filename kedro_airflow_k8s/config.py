@@ -26,8 +26,6 @@ RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.resources."
 POD_TEMPLATE_TAG_PREFIX = "kedro-airflow-k8s.pod-template."
 SPARK_RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.spark-resources."
 
-SPARK_TYPES = ("none", "dataproc", "k8s", "kubernetes", "spark-operator", "standalone", "custom")
-
 
 def _to_str(value: Any) -> Any:
     # YAML reads `cpu: 1` as an int and `memory: 1.5` as a float; Kubernetes wants strings.

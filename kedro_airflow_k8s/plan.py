@@ -56,10 +56,6 @@ class Plan:
     def spark_tasks(self) -> tuple[Task, ...]:
         return tuple(t for t in self.tasks if t.is_spark)
 
-    @property
-    def node_tasks(self) -> tuple[Task, ...]:
-        return tuple(t for t in self.tasks if not t.is_spark)
-
     def task_of_node(self) -> dict[str, str]:
         return {node: task.task_id for task in self.tasks for node in task.nodes}
 

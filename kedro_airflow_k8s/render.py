@@ -58,7 +58,6 @@ class TaskBlock:
     kind: str
     source: str
     upstream: list[str] = field(default_factory=list)
-    in_group: bool = True
 
 
 @dataclass
