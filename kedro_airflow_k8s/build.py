@@ -55,13 +55,14 @@ def compile_project(
     dag_name: str | None = None,
     spark: SparkRendering | None = None,
     artifacts: Mapping[str, str] | None = None,
+    plan: Plan | None = None,
 ) -> CompiledDag:
     """Plan, render and compile-check the DAG of ``project`` (nothing is written).
 
     ``artifacts`` maps a Spark artifact kind ("entry", "init", "wheel", "conf") to
-    where it will be at run time.
+    where it will be at run time; ``plan`` spares planning again when known.
     """
-    plan = make_plan(project, dag_name)
+    plan = plan or make_plan(project, dag_name)
     if spark is None:
         spark = spark_rendering(project, plan, artifacts)
     ctx = dag_context(project)
@@ -126,13 +127,13 @@ def compile_with_artifacts(
 
     plan = make_plan(project, dag_name)
     if not needs_artifacts(project, plan):
-        return CompileResult(compile_project(project, dag_name), None, ())
+        return CompileResult(compile_project(project, dag_name, plan=plan), None, ())
     run_config = project.config.run_config
     backend = run_config.spark.backend
     base_url = run_config.spark.artifacts_path
     warnings = spark_path_warnings(project, plan)
     if not base_url and backend not in LOCAL_DRIVER_BACKENDS:
-        return CompileResult(compile_project(project, dag_name), None, warnings)
+        return CompileResult(compile_project(project, dag_name, plan=plan), None, warnings)
     if not base_url and for_publishing:
         raise UserError(
             f"the '{backend}' Spark backend runs the project from its artifacts: set "
@@ -149,7 +150,7 @@ def compile_with_artifacts(
             if base_url
             else {artifact.kind: str(artifact.path) for artifact in artifacts}
         )
-        compiled = compile_project(project, dag_name, artifacts=locations)
+        compiled = compile_project(project, dag_name, artifacts=locations, plan=plan)
     # A standalone driver runs from the project directory; the conf archive is unused.
     if backend != "standalone":
         warnings = (*artifacts.warnings, *warnings)

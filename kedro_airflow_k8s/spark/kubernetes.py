@@ -7,20 +7,16 @@ from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.spark import conf as layers
 from kedro_airflow_k8s.spark import spark_submit
 from kedro_airflow_k8s.spark.base import SparkGroup
-from kedro_airflow_k8s.spark.builtin import BuiltinFactory, project_path_args
+from kedro_airflow_k8s.spark.builtin import project_path_args
 
 
-class KubernetesFactory(BuiltinFactory):
+class KubernetesFactory(spark_submit.SparkSubmitFactory):
     """One spark-submit per Spark group; driver and executors are pods of the Spark image.
 
     The image holds the project, its conf and ``spark_run.py`` under
     ``/opt/<package>`` (the layout the Dataproc init script creates), unless
     ``run_config.spark.main_python_file`` and ``project_path`` say otherwise.
     """
-
-    @property
-    def imports_statement(self) -> str:
-        return spark_submit.IMPORTS
 
     def entry_script(self, config: RunConfig) -> str:
         spark = config.spark
@@ -29,8 +25,8 @@ class KubernetesFactory(BuiltinFactory):
             return super().entry_script(config)
         return f"local://{self.context.image_project_home}/spark_run.py"
 
-    def preamble(self, project_name: str, config: RunConfig) -> str:
-        return spark_submit.connection_preamble(config, self.context.dag_id, checked_master(config))
+    def checked_master(self, config: RunConfig) -> str:
+        return checked_master(config)
 
     def submit_operator(
         self,

@@ -9,7 +9,14 @@ from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.source import identifier, literal
 from kedro_airflow_k8s.spark.base import SparkGroup
-from kedro_airflow_k8s.spark.builtin import args_literal, call, doc_literal, k8s_name, tlit
+from kedro_airflow_k8s.spark.builtin import (
+    BuiltinFactory,
+    args_literal,
+    call,
+    doc_literal,
+    k8s_name,
+    tlit,
+)
 
 IMPORTS = "\n".join(
     [
@@ -106,3 +113,18 @@ def submit_source(
     chosen = dict(arguments)
     chosen.update((key, tlit(value)) for key, value in submit_args.items())
     return call("SparkSubmitOperator", list(chosen.items()))
+
+
+class SparkSubmitFactory(BuiltinFactory):
+    """What the backends built on SparkSubmitOperator share: imports and the master connection."""
+
+    @property
+    def imports_statement(self) -> str:
+        return IMPORTS
+
+    def preamble(self, project_name: str, config: RunConfig) -> str:
+        return connection_preamble(config, self.context.dag_id, self.checked_master(config))
+
+    def checked_master(self, config: RunConfig) -> str:
+        """The Spark master this backend submits to; UserError naming the key when wrong."""
+        raise NotImplementedError

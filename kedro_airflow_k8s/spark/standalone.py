@@ -7,24 +7,20 @@ from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.spark import conf as layers
 from kedro_airflow_k8s.spark import spark_submit
 from kedro_airflow_k8s.spark.base import SparkGroup
-from kedro_airflow_k8s.spark.builtin import BuiltinFactory, project_path_args
+from kedro_airflow_k8s.spark.builtin import project_path_args
 
 DEFAULT_MASTER = "local[2]"
 
 
-class StandaloneFactory(BuiltinFactory):
+class StandaloneFactory(spark_submit.SparkSubmitFactory):
     """One SparkSubmitOperator per Spark group, the driver on the worker (client mode).
 
     The entry script runs the project found at ``--project-path``: the directory
     compile ran in unless ``run_config.spark.project_path`` says otherwise.
     """
 
-    @property
-    def imports_statement(self) -> str:
-        return spark_submit.IMPORTS
-
-    def preamble(self, project_name: str, config: RunConfig) -> str:
-        return spark_submit.connection_preamble(config, self.context.dag_id, checked_master(config))
+    def checked_master(self, config: RunConfig) -> str:
+        return checked_master(config)
 
     def submit_operator(
         self,
