@@ -14,14 +14,28 @@ from kedro_airflow_k8s.errors import UserError
 
 
 class UserErrorGroup(click.Group):
-    """A click group that prints UserError messages without a traceback, exit code 2."""
+    """A click group that prints UserError messages without a traceback, exit code 2
+    (with ``--verbose``, the traceback of the cause comes first)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except UserError as error:
-            click.secho(f"Error: {error}", fg="red", err=True)
+            report_user_error(error, verbose=bool(ctx.params.get("verbose")))
             sys.exit(2)
+
+
+def report_user_error(error: UserError, verbose: bool = False) -> None:
+    """Print ``error`` for the user; ``verbose`` adds the traceback of what caused it."""
+    hint = ""
+    if verbose:
+        import traceback
+
+        cause = error.__cause__ or error.__context__
+        click.echo("".join(traceback.format_exception(cause or error)), err=True, nl=False)
+    elif error.__cause__ is not None:
+        hint = " (--verbose shows the traceback)"
+    click.secho(f"Error: {error}{hint}", fg="red", err=True)
 
 
 @dataclass
@@ -50,8 +64,11 @@ def commands() -> None:
 @click.option(
     "-p", "--pipeline", default="__default__", show_default=True, help="Kedro pipeline to compile."
 )
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Show the full traceback when the project fails to load."
+)
 @click.pass_context
-def airflow_k8s(ctx: click.Context, env: str | None, pipeline: str) -> None:
+def airflow_k8s(ctx: click.Context, env: str | None, pipeline: str, verbose: bool) -> None:
     """Compile Kedro pipelines into Airflow 3 DAGs of Kubernetes pods and Spark applications."""
     from kedro_airflow_k8s.project import default_env
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -25,6 +26,8 @@ SPARK_TAG = "kedro-airflow-k8s.group.pyspark"
 RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.resources."
 POD_TEMPLATE_TAG_PREFIX = "kedro-airflow-k8s.pod-template."
 SPARK_RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.spark-resources."
+# Which file a key path comes from, for error messages.
+Locate = Callable[[Sequence[Any]], "str | None"]
 
 
 def _to_str(value: Any) -> Any:
@@ -495,11 +498,15 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
-def describe_errors(error: ValidationError, source: str) -> str:
+def describe_errors(error: ValidationError, source: str, locate: Locate | None = None) -> str:
+    """One line per error: the key path, the file it is in (``locate``), what is wrong."""
     lines = [f"{source} is not valid:"]
     for item in error.errors():
         loc = tuple(item["loc"])
         path = _path(loc)
+        where = locate(loc) if locate is not None else None
+        if where:
+            path = f"{path} (in {where})"
         kind = item["type"]
         if kind == "extra_forbidden":
             known = _known_keys(PluginConfig, loc[:-1])
@@ -522,12 +529,16 @@ def describe_errors(error: ValidationError, source: str) -> str:
 
 
 def parse_config(
-    raw: Any, source: str = f"conf/base/{CONFIG_FILE}", overrides: dict[str, Any] | None = None
+    raw: Any,
+    source: str = f"conf/base/{CONFIG_FILE}",
+    overrides: dict[str, Any] | None = None,
+    locate: Locate | None = None,
 ) -> PluginConfig:
     """Validate a raw mapping into a PluginConfig; raise ConfigError naming each bad key.
 
     ``overrides`` maps dotted key paths (``run_config.image``) to values from the
-    command line; they are applied before validation.
+    command line; they are applied before validation. ``locate`` says which file
+    a key path comes from, for the messages.
     """
     if raw is None or raw == {}:
         raise ConfigError(
@@ -536,6 +547,13 @@ def parse_config(
     if not isinstance(raw, dict):
         raise ConfigError(f"{source} must be a mapping of keys, not {type(raw).__name__}")
     data = _deep_copy(raw)
+    given = {tuple(k.split(".")) for k, v in (overrides or {}).items() if v is not None}
+
+    def where(loc: tuple[Any, ...]) -> str | None:
+        if any(loc[: len(key)] == key for key in given):
+            return "the command line"
+        return locate(loc) if locate is not None else None
+
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
@@ -551,7 +569,7 @@ def parse_config(
     try:
         return PluginConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(describe_errors(error, source)) from None
+        raise ConfigError(describe_errors(error, source, where)) from None
 
 
 def _deep_copy(value: Any) -> Any:

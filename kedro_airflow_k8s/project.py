@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kedro_airflow_k8s.config import CONFIG_FILE, PluginConfig, parse_config
-from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.config_files import ConfigSources, matching_files
+from kedro_airflow_k8s.errors import UserError, one_paragraph
 
 CONFIG_PATTERNS = ["airflow-k8s*", "airflow-k8s/**"]
 
@@ -41,10 +42,14 @@ class KedroProject:
     conf_source: Path
     config_source: str
     overrides: dict[str, Any] = field(default_factory=dict)
+    config_sources: ConfigSources | None = None
 
     @cached_property
     def config(self) -> PluginConfig:
-        return parse_config(self.raw_config, source=self.config_source, overrides=self.overrides)
+        locate = self.config_sources.file_of if self.config_sources else None
+        return parse_config(
+            self.raw_config, source=self.config_source, overrides=self.overrides, locate=locate
+        )
 
     @cached_property
     def _catalog_type(self) -> Any:
@@ -114,8 +119,13 @@ def load_project(
     overrides: dict[str, Any] | None = None,
     require_config: bool = True,
 ) -> KedroProject:
-    """Bootstrap the Kedro project at ``project_path`` and read what compile needs."""
-    from kedro.framework.project import pipelines, settings
+    """Bootstrap the Kedro project at ``project_path`` and read what compile needs.
+
+    Whatever the project's own code raises (settings.py, the pipeline registry, node
+    modules, the catalog) becomes a UserError with Kedro's message and the place in
+    the project; the original exception is its cause, for ``--verbose``.
+    """
+    from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
 
     path = Path(project_path or Path.cwd()).resolve()
@@ -123,36 +133,44 @@ def load_project(
         raise UserError(f"{path} is not a Kedro project: there is no pyproject.toml")
     try:
         metadata = bootstrap_project(path)
+        import_settings(metadata.package_name)
     except Exception as error:  # noqa: BLE001 - Kedro raises plain exceptions here
-        raise UserError(f"cannot load the Kedro project at {path}: {error}") from None
+        raise UserError(
+            f"cannot load the Kedro project at {path}: {one_paragraph(error, path)}"
+        ) from error
     env = env or default_env()
-    conf_source = path / settings.CONF_SOURCE
-    loader_args = with_env_resolver(settings.CONFIG_LOADER_CLASS, settings.CONFIG_LOADER_ARGS)
-    with warnings.catch_warnings():
-        # OmegaConf deprecates the resolver-registration call Kedro makes for us.
-        warnings.filterwarnings("ignore", message=".*register_new_resolver", category=UserWarning)
-        config_loader = settings.CONFIG_LOADER_CLASS(
-            conf_source=str(conf_source), env=env, **loader_args
-        )
-    config_loader.config_patterns.update({"airflow-k8s": CONFIG_PATTERNS})
+    try:
+        conf_source = path / settings.CONF_SOURCE
+        loader_class = settings.CONFIG_LOADER_CLASS
+        loader_args = with_env_resolver(loader_class, settings.CONFIG_LOADER_ARGS)
+        with warnings.catch_warnings():
+            # OmegaConf deprecates the resolver-registration call Kedro makes for us.
+            warnings.filterwarnings(
+                "ignore", message=".*register_new_resolver", category=UserWarning
+            )
+            config_loader = loader_class(conf_source=str(conf_source), env=env, **loader_args)
+        config_loader.config_patterns.update({"airflow-k8s": CONFIG_PATTERNS})
+        catalog_class = settings.DATA_CATALOG_CLASS
+    except Exception as error:  # noqa: BLE001 - settings.py and the loader are project code
+        raise UserError(
+            f"the settings of the Kedro project at {path} do not load (settings.py, "
+            f"env '{env}'): {one_paragraph(error, path)}"
+        ) from error
 
+    sources = ConfigSources(matching_files(conf_source, env, CONFIG_PATTERNS), conf_source.parent)
     raw_config = _read(config_loader, "airflow-k8s", required=require_config, env=env)
     catalog_config = _read(config_loader, "catalog", required=False, env=env)
     catalog_config = {k: v for k, v in catalog_config.items() if not str(k).startswith("_")}
+    check_catalog_types(catalog_config, env)
     catalog_config = _strip_credentials(catalog_config)
     try:
-        catalog = settings.DATA_CATALOG_CLASS.from_config(catalog=catalog_config)
+        catalog = catalog_class.from_config(catalog=catalog_config)
     except Exception as error:  # noqa: BLE001
-        raise UserError(f"the data catalog of env '{env}' does not load: {error}") from None
-
-    try:
-        pipeline = pipelines[pipeline_name]
-    except KeyError:
-        known = ", ".join(sorted(pipelines)) or "none"
         raise UserError(
-            f"pipeline '{pipeline_name}' is not registered in the project; known pipelines: {known}"
-        ) from None
+            f"the data catalog of env '{env}' does not load: {one_paragraph(error, path)}"
+        ) from error
 
+    pipeline = load_pipeline(path, pipeline_name)
     return KedroProject(
         path=path,
         package_name=metadata.package_name,
@@ -164,9 +182,104 @@ def load_project(
         catalog_config=catalog_config,
         raw_config=raw_config,
         conf_source=conf_source,
-        config_source=f"conf/{env}/{CONFIG_FILE} (merged with conf/base)",
+        config_source=sources.describe(),
         overrides=dict(overrides or {}),
+        config_sources=sources,
     )
+
+
+def import_settings(package_name: str) -> None:
+    """Import the project's settings.py, so that an ImportError in it is an error: Kedro's
+    settings loader (dynaconf) skips a settings module that fails that way."""
+    import importlib
+    import importlib.util
+
+    name = f"{package_name}.settings"
+    if importlib.util.find_spec(name) is not None:
+        importlib.import_module(name)
+
+
+def load_pipeline(path: Path, pipeline_name: str) -> Any:
+    """The registered pipeline ``pipeline_name``; a registry or node module that fails, a
+    pipeline Kedro refuses (cycle, duplicate outputs) or an empty one is a UserError."""
+    from kedro.framework.project import pipelines
+    from kedro.pipeline import Pipeline
+
+    try:
+        registered = dict(pipelines)
+    except Exception as error:  # noqa: BLE001 - the registry runs the project's code
+        raise UserError(
+            f"the pipeline registry of the project at {path} fails: {one_paragraph(error, path)}"
+        ) from error
+    if pipeline_name not in registered:
+        known = ", ".join(sorted(map(str, registered))) or "none"
+        raise UserError(
+            f"pipeline '{pipeline_name}' is not registered in the project; known pipelines: {known}"
+        )
+    pipeline = registered[pipeline_name]
+    if not isinstance(pipeline, Pipeline):
+        raise UserError(
+            f"register_pipelines() maps '{pipeline_name}' to a {type(pipeline).__name__}, "
+            "not a kedro Pipeline"
+        )
+    if not pipeline.nodes:
+        raise UserError(
+            f"pipeline '{pipeline_name}' has no nodes: there is nothing to compile; "
+            "check register_pipelines() or choose another pipeline with --pipeline"
+        )
+    return pipeline
+
+
+def check_catalog_types(catalog_config: dict[str, Any], env: str) -> None:
+    """Refuse catalog entries that are not mappings or name a dataset class that does not
+    exist. A class whose own dependencies are missing here still passes: it exists, and
+    the image that runs it may have them."""
+    for name, entry in catalog_config.items():
+        where = f"catalog entry '{name}' (env '{env}')"
+        if not isinstance(entry, dict):
+            raise UserError(f"{where} must be a mapping with a `type`, not {entry!r}")
+        dataset_type = entry.get("type")
+        if not isinstance(dataset_type, str) or not dataset_type.strip():
+            raise UserError(
+                f"{where} has no `type`: set it to a dataset class such as pandas.CSVDataset"
+            )
+        if not dataset_class_exists(dataset_type):
+            raise UserError(
+                f"{where} has the type '{dataset_type}', which is not a dataset class "
+                "Kedro can find (tried it as given, under kedro_datasets. and under kedro.io.); "
+                "check the spelling or install the package that provides it"
+            )
+
+
+def dataset_class_exists(dataset_type: str) -> bool:
+    """Whether ``dataset_type`` names a class the way Kedro resolves a catalog ``type``."""
+    import importlib
+    import importlib.util
+
+    module_path, _, class_name = dataset_type.rpartition(".")
+    if not module_path or not class_name:
+        return False
+    for prefix in ("", "kedro_datasets.", "kedro.io."):
+        full = prefix + module_path
+        try:
+            if importlib.util.find_spec(full) is None:
+                continue
+            module = importlib.import_module(full)
+        except ImportError as error:
+            # The module is there but one of its own dependencies is not.
+            if error.name and not full.startswith(error.name):
+                return True
+            continue
+        except Exception:  # noqa: BLE001 - a module that fails to import is not ours to judge
+            return True
+        if class_name in getattr(module, "__all__", ()):
+            return True
+        try:
+            if hasattr(module, class_name):
+                return True
+        except ImportError:
+            return True
+    return False
 
 
 def with_env_resolver(loader_class: type, loader_args: dict[str, Any]) -> dict[str, Any]:
@@ -204,5 +317,18 @@ def _read(config_loader: Any, key: str, required: bool, env: str) -> dict[str, A
             ) from None
         return {}
     except Exception as error:  # noqa: BLE001 - YAML and interpolation errors
-        raise UserError(f"cannot read the {key} configuration of env '{env}': {error}") from None
+        _refuse_non_mappings(config_loader, key, env)
+        raise UserError(
+            f"cannot read the {key} configuration of env '{env}': {one_paragraph(error)}"
+        ) from error
+    if value is not None and not hasattr(value, "items"):
+        _refuse_non_mappings(config_loader, key, env)
+        raise UserError(f"the {key} configuration of env '{env}' must be a mapping of keys")
     return dict(value or {})
+
+
+def _refuse_non_mappings(config_loader: Any, key: str, env: str) -> None:
+    """Name the file whose top level is a list or scalar, the usual cause of a merge error."""
+    conf_source = Path(getattr(config_loader, "conf_source", "") or ".")
+    patterns = getattr(config_loader, "config_patterns", {}).get(key) or []
+    ConfigSources(matching_files(conf_source, env, patterns), conf_source.parent)

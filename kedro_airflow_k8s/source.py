@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 import unicodedata
 from typing import Any
@@ -100,4 +101,6 @@ def identifier(text: str, prefix: str = "task") -> str:
     name = re.sub(r"_+", "_", name).strip("_").lower()
     if not name or name[0].isdigit():
         name = f"{prefix}_{name}".rstrip("_")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        name = f"{name}_{prefix}"  # `class` is no variable name; `class_task` is
     return name
