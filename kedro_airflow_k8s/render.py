@@ -93,8 +93,9 @@ def kedro_arguments(
     task: Task, ctx: DagContext, run_config: RunConfig
 ) -> tuple[list[str], str | None]:
     """The ``kedro run`` arguments of a task, and its ``--params`` value (with macros)."""
-    args = ["run", "--pipeline", ctx.pipeline_name, "--env", ctx.env]
-    args += ["--nodes", ",".join(task.nodes)]
+    from kedro_airflow_k8s.kedro_run import kedro_run_arguments
+
+    args = kedro_run_arguments(ctx.pipeline_name, ctx.env, task.nodes)
     return args, params_value(run_config)
 
 

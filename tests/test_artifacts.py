@@ -557,6 +557,8 @@ def test_entry_script_runs_under_spark_submit(built, project, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (("--pipelines", "failing", "--nodes", "broken"), "RuntimeError: boom in broken node"),
+        # DAGs compiled before the --pipelines spelling keep working.
         (("--pipeline", "failing", "--nodes", "broken"), "RuntimeError: boom in broken node"),
         (("--nodes", "nonexistent"), "nonexistent"),
     ],

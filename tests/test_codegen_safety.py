@@ -102,7 +102,7 @@ def test_values_round_trip_through_kubernetes_dag(
     for i, name in enumerate(nodes):
         task = dag.get_task(f"kedro.t{i}")
         args = [rendered(dag, a) for a in task.arguments]
-        assert args == ["run", "--pipeline", pipeline, "--env", env, "--nodes", name]
+        assert args == ["run", "--pipelines", pipeline, "--env", env, "--nodes", name]
         assert name in task.doc_md
         assert rendered(dag, task.namespace) == (namespace or "ns")
         env_vars = task.env_vars
@@ -126,7 +126,8 @@ def test_values_round_trip_through_local_dag(env_value, nodes, pipeline):
     for i, name in enumerate(nodes):
         task = dag.get_task(f"kedro.t{i}")
         command = shlex.split(rendered(dag, task.bash_command))
-        assert command == ["kedro", "run", "--pipeline", pipeline, "--env", "prod", "--nodes", name]
+        expected = ["kedro", "run", "--pipelines", pipeline, "--env", "prod", "--nodes", name]
+        assert command == expected
         assert rendered(dag, task.env["NASTY"]) == env_value
         assert rendered(dag, task.cwd) == "/srv/project 'x'"
 

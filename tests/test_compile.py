@@ -173,7 +173,7 @@ def test_full_config_reaches_pods(make_project, cli, no_cluster):
     assert container.command == ["kedro"]
     assert container.args[:7] == [
         "run",
-        "--pipeline",
+        "--pipelines",
         "__default__",
         "--env",
         "local",

@@ -69,7 +69,7 @@ def test_factory_receives_the_spark_group(cli, make_project):
         "run",
         "--env",
         "local",
-        "--pipeline",
+        "--pipelines",
         "__default__",
         "--nodes",
         "score,rank",

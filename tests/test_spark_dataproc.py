@@ -94,7 +94,7 @@ def test_submit_job(make_project):
         "run",
         "--env",
         "local",
-        "--pipeline",
+        "--pipelines",
         "__default__",
         "--nodes",
         "score,rank",

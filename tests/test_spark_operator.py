@@ -91,7 +91,7 @@ def test_spark_application_manifest(make_project):
         "run",
         "--env",
         "local",
-        "--pipeline",
+        "--pipelines",
         "__default__",
         "--nodes",
         "score,rank",

@@ -29,8 +29,8 @@ class SparkGroup:
         return self.task_id
 
     def kedro_arguments(self) -> list[str]:
-        """Arguments of the entry script: ``run --env E --pipeline P --nodes a,b --runner R``."""
-        args = ["run", "--env", self.env, "--pipeline", self.pipeline]
+        """Arguments of the entry script: ``run --env E --pipelines P --nodes a,b --runner R``."""
+        args = ["run", "--env", self.env, "--pipelines", self.pipeline]
         args += ["--nodes", ",".join(self.nodes), "--runner", self.runner]
         if self.params:
             args += ["--params", self.params]

@@ -1,0 +1,56 @@
+"""The `kedro run` arguments of a task, spelled the way the installed Kedro spells them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+
+@functools.cache
+def run_options() -> frozenset[str]:
+    """Every option name of the installed ``kedro run`` command (``--pipelines``, ``-e``...)."""
+    try:
+        from kedro.framework.cli.project import run
+    except ImportError:  # a Kedro without the project CLI: assume the 1.x names
+        return frozenset({"--pipelines", "--env", "--nodes", "--namespaces", "--params"})
+    names: set[str] = set()
+    for param in run.params:
+        names.update(getattr(param, "opts", ()))
+        names.update(getattr(param, "secondary_opts", ()))
+    return frozenset(names)
+
+
+def pipeline_option(options: frozenset[str] | None = None) -> str:
+    """``--pipelines`` where Kedro has it (1.x; ``--pipeline`` is deprecated there), else
+    ``--pipeline``."""
+    options = run_options() if options is None else options
+    return "--pipelines" if "--pipelines" in options else "--pipeline"
+
+
+def namespace_option(options: frozenset[str] | None = None) -> str | None:
+    """``--namespaces`` (Kedro 1.x), ``--namespace`` (0.19), or None when Kedro has neither."""
+    options = run_options() if options is None else options
+    for name in ("--namespaces", "--namespace"):
+        if name in options:
+            return name
+    return None
+
+
+def kedro_run_arguments(
+    pipeline: str,
+    env: str,
+    nodes: Sequence[str],
+    namespace: str | None = None,
+    options: frozenset[str] | None = None,
+) -> list[str]:
+    """``run --pipelines P --env E`` followed by the selection of the task.
+
+    A task that is exactly one namespace of the pipeline selects it by name
+    (``--namespaces ns``); any other task names its nodes (``--nodes a,b``).
+    """
+    options = run_options() if options is None else options
+    args = ["run", pipeline_option(options), pipeline, "--env", env]
+    by_namespace = namespace_option(options) if namespace else None
+    if by_namespace:
+        return [*args, by_namespace, str(namespace)]
+    return [*args, "--nodes", ",".join(nodes)]
