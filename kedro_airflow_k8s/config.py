@@ -14,10 +14,17 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from kedro_airflow_k8s.airflow_rules import (
+    check_key,
+    check_max_active_runs,
+    check_schedule,
+    check_tag,
+)
 from kedro_airflow_k8s.errors import ConfigError
 
 CONFIG_FILE = "airflow-k8s.yml"
@@ -26,6 +33,8 @@ SPARK_TAG = "kedro-airflow-k8s.group.pyspark"
 RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.resources."
 POD_TEMPLATE_TAG_PREFIX = "kedro-airflow-k8s.pod-template."
 SPARK_RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.spark-resources."
+# Names Jinja reads as an operator or a constant in `{{ name }}`, never as a variable.
+JINJA_KEYWORDS = frozenset({"not", "true", "false", "none", "True", "False", "None"})
 # Which file a key path comes from, for error messages.
 Locate = Callable[[Sequence[Any]], "str | None"]
 
@@ -143,6 +152,16 @@ class ExternalDependency(StrictModel):
     timeout: int = Field(default=24 * 3600, ge=1, description="Seconds to wait before failing.")
     mode: Literal["poke", "reschedule"] = "reschedule"
     """reschedule frees the worker slot between checks; poke holds it."""
+
+    @field_validator("dag_id")
+    @classmethod
+    def _dag_id(cls, value: str) -> str:
+        return check_key(value, "a DAG id")
+
+    @field_validator("task_id")
+    @classmethod
+    def _task_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_key(value, "a task id")
 
 
 class LocalRunner(StrictModel):
@@ -382,20 +401,12 @@ class RunConfig(StrictModel):
     @field_validator("cron_expression")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip()
-        presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually"}
-        if value in presets or value in {"@continuous"}:
-            return value
-        fields = value.split()
-        if len(fields) not in (5, 6) or not all(
-            re.fullmatch(r"[\d*/,\-?LW#A-Za-z]+", f) for f in fields
-        ):
-            raise ValueError(
-                f"'{value}' is not a cron expression (five fields like '0 3 * * *') "
-                "or a preset such as @daily"
-            )
+        return None if value is None else check_schedule(value)
+
+    @field_validator("max_active_runs")
+    @classmethod
+    def _one_continuous_run(cls, value: int, info: ValidationInfo) -> int:
+        check_max_active_runs(info.data.get("cron_expression"), value)
         return value
 
     @field_validator("start_date", mode="before")
@@ -411,16 +422,19 @@ class RunConfig(StrictModel):
     @classmethod
     def _tag_length(cls, value: list[str]) -> list[str]:
         for tag in value:
-            if not tag or len(tag) > 100:
-                raise ValueError(f"DAG tags must have 1 to 100 characters; {tag!r} does not")
+            check_tag(tag)
         return value
 
     @field_validator("macro_params", "variables_params")
     @classmethod
     def _identifiers(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
-                raise ValueError(f"'{name}' is not a valid parameter name")
+            parts = name.split(".")
+            if not all(p.isidentifier() and p not in JINJA_KEYWORDS for p in parts):
+                raise ValueError(
+                    f"'{name}' is not a parameter name the Airflow template can carry "
+                    "(dotted Python names, none of them 'not', 'true', 'false' or 'none')"
+                )
         return value
 
 

@@ -247,7 +247,7 @@ def test_missing_host_is_named(make_project: ProjectFactory, cli) -> None:
     result = cli(make_project(config=config), "list-pipelines", env=ADMIN)
 
     assert result.exit_code == 2
-    assert "host is not set in conf/local/airflow-k8s.yml" in result.output
+    assert "host is not set in conf/base/airflow-k8s.yml" in result.output
 
 
 @pytest.mark.parametrize("browser", [True, False])
