@@ -262,6 +262,12 @@ class SparkConfig(StrictModel):
     group_spark_nodes: bool = Field(
         default=True, description="false gives each Spark node its own Spark task."
     )
+    merge_adjacent: bool = Field(
+        default=True,
+        description="After grouping, merge Spark tasks joined by a dataset wherever that "
+        "keeps the DAG acyclic and their spark-resources tags agree: fewer Spark "
+        "applications. false keeps one application per group.",
+    )
     master: str | None = Field(
         default=None, description="Spark master URL: spark://host:port, local[N], k8s://https://..."
     )

@@ -18,9 +18,10 @@ from kedro_airflow_k8s.classify import (
     is_memory_type,
     is_parameter,
 )
-from kedro_airflow_k8s.config import RunConfig
+from kedro_airflow_k8s.config import SPARK_RESOURCES_TAG_PREFIX, RunConfig
 from kedro_airflow_k8s.errors import PlanError
 from kedro_airflow_k8s.plan import Plan, Task, topological_order
+from kedro_airflow_k8s.spark_merge import MergeRules, merge_adjacent_spark_tasks
 
 # Airflow allows 250 characters; 150 leaves room for "spark_", "_and_N_more" and hash
 # suffixes, so every task id stays under 200.
@@ -52,7 +53,33 @@ def build_plan(
     _merge_cycles(graph, task_of)
     if not run_config.group_memory_nodes:
         _forbid_memory_crossings(graph, task_of)
-    return _assemble(graph, task_of, is_spark, direct_spark, dag_id)
+    notes = _merge_adjacent_spark(graph, task_of, is_spark, pipeline, run_config)
+    return _assemble(graph, task_of, is_spark, direct_spark, dag_id, notes)
+
+
+def _merge_adjacent_spark(
+    graph: _NodeGraph,
+    task_of: _UnionFind,
+    is_spark: list[bool],
+    pipeline: Pipeline,
+    run_config: RunConfig,
+) -> dict[str, str]:
+    """Fewest Spark applications: the merge pass after grouping; node name -> its notes."""
+    tags_of = {node.name: node.tags for node in pipeline.nodes}
+    profiles = [_spark_profiles(tags_of[name]) for name in graph.names]
+    rules = MergeRules(
+        group_spark_nodes=run_config.spark.group_spark_nodes,
+        merge_adjacent=run_config.spark.merge_adjacent,
+    )
+    notes = merge_adjacent_spark_tasks(
+        graph.edges, task_of, is_spark, profiles.__getitem__, graph.names.__getitem__, rules
+    )
+    return {graph.names[node]: "; ".join(texts) for node, texts in notes.items()}
+
+
+def _spark_profiles(tags: frozenset[str] | set[str]) -> frozenset[str]:
+    prefix = SPARK_RESOURCES_TAG_PREFIX
+    return frozenset(tag[len(prefix) :] for tag in tags if tag.startswith(prefix))
 
 
 class _Edge(NamedTuple):
@@ -216,6 +243,7 @@ def _assemble(
     is_spark: list[bool],
     direct_spark: dict[str, str],
     dag_id: str,
+    notes: dict[str, str],
 ) -> Plan:
     members: dict[int, list[int]] = {}
     for node in range(len(graph.names)):
@@ -229,6 +257,8 @@ def _assemble(
         if source != target:
             upstream[target].add(source)
     reasons = _reasons(graph, task_of, members, is_spark, direct_spark, spark_roots)
+    for name, note in notes.items():
+        reasons[name] = f"{reasons[name]}; {note}"
     upstream_ids = {task_ids[root]: sorted(task_ids[up] for up in upstream[root]) for root in roots}
     root_of = {task_ids[root]: root for root in roots}
     tasks = []

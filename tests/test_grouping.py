@@ -34,7 +34,14 @@ def plain_node(inputs, outputs, name):
     return node(anything, inputs, outputs, name=name)
 
 
-def plan_of(nodes, memory=(), types=None, group_memory_nodes=True, group_spark_nodes=True):
+def plan_of(
+    nodes,
+    memory=(),
+    types=None,
+    group_memory_nodes=True,
+    group_spark_nodes=True,
+    merge_adjacent=True,
+):
     """Plan with every dataset persisted as CSV, except ``memory`` (undeclared) and ``types``."""
     pipeline = Pipeline(nodes)
     catalog = {name: CSV for name in pipeline.datasets()}
@@ -45,7 +52,7 @@ def plan_of(nodes, memory=(), types=None, group_memory_nodes=True, group_spark_n
         image="image",
         namespace="ns",
         group_memory_nodes=group_memory_nodes,
-        spark={"group_spark_nodes": group_spark_nodes},
+        spark={"group_spark_nodes": group_spark_nodes, "merge_adjacent": merge_adjacent},
     )
     return build_plan(pipeline, catalog.get, run_config, "dag")
 
@@ -200,6 +207,76 @@ def test_spark_connect_annotation_makes_spark_task():
 
     plan = plan_of([node(connect, "raw", "out", name="connect")])
     assert plan.tasks[0].kind == "spark"
+
+
+def fan_out_through_plain_node(c_tags=()):
+    """a (Spark) -> p -> b (Spark) with a -> b, and p -> c (Spark)."""
+    return [
+        spark_node("raw", ["a_out", "a_side"], "a"),
+        plain_node("a_out", ["p_out", "p_side"], "p"),
+        spark_node(["p_out", "a_side"], "b_out", "b"),
+        node(anything, "p_side", "c_out", name="c", tags=[SPARK_TAG, *c_tags]),
+    ]
+
+
+def test_spark_task_after_a_group_joins_it_when_no_detour_exists():
+    plan = plan_of(fan_out_through_plain_node())
+    (task,) = plan.tasks
+    assert task.nodes == ("a", "p", "b", "c")
+    assert task.reasons["c"] == (
+        f"tag {SPARK_TAG}; merged with the Spark task of node 'p': "
+        "dataset 'p_side' joins them and no other path does"
+    )
+
+
+def test_merge_adjacent_false_keeps_todays_groups_and_says_so():
+    plan = plan_of(fan_out_through_plain_node(), merge_adjacent=False)
+    assert [t.nodes for t in plan.tasks] == [("a", "p", "b"), ("c",)]
+    assert plan.task("spark_c").reasons["c"] == (
+        f"tag {SPARK_TAG}; not merged with the Spark task of node 'p': "
+        "run_config.spark.merge_adjacent is false"
+    )
+
+
+def test_spark_tasks_of_different_resource_profiles_stay_apart():
+    plan = plan_of(fan_out_through_plain_node(c_tags=["kedro-airflow-k8s.spark-resources.big"]))
+    assert [t.nodes for t in plan.tasks] == [("a", "p", "b"), ("c",)]
+    assert (
+        plan.task("spark_c")
+        .reasons["c"]
+        .endswith(
+            "not merged with the Spark task of node 'p': "
+            "their Spark resource profiles differ (none and big)"
+        )
+    )
+
+
+def test_merge_that_would_close_a_cycle_is_not_made():
+    # spark_a = {a, a2} (MemoryDataset), spark_c = {c}: a2 -> c directly, a -> q -> c too.
+    plan = plan_of(
+        [
+            spark_node("raw", ["scratch", "a_out"], "a"),
+            plain_node("scratch", "a2_out", "a2"),
+            plain_node("a_out", "q_out", "q"),
+            spark_node(["a2_out", "q_out"], "c_out", "c"),
+        ],
+        memory=["scratch"],
+    )
+    assert [t.nodes for t in plan.tasks] == [("a", "a2"), ("q",), ("c",)]
+    assert plan.task("spark_c").upstream == ("q", "spark_a")
+    assert "merged" not in plan.task("spark_c").reasons["c"]
+
+
+def test_chain_of_spark_tasks_merges_to_one_application():
+    # Each Spark task hangs off the previous one through a MemoryDataset-joined plain node.
+    nodes, memory = [], []
+    for i in range(4):
+        nodes.append(spark_node(f"in{i}", f"s{i}", f"spark{i}"))
+        nodes.append(plain_node(f"s{i}", f"in{i + 1}", f"tail{i}"))
+        memory.append(f"s{i}")
+    assert len(plan_of(nodes, memory=memory, merge_adjacent=False).spark_tasks) == 4
+    (task,) = plan_of(nodes, memory=memory).tasks
+    assert task.kind == "spark" and len(task.nodes) == 8
 
 
 def test_memory_dataset_between_pandas_nodes_merges_them():

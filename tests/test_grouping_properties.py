@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from kedro.pipeline import Pipeline, node
 
 from kedro_airflow_k8s.classify import classify, is_memory_type, is_parameter
-from kedro_airflow_k8s.config import SPARK_TAG, RunConfig
+from kedro_airflow_k8s.config import SPARK_RESOURCES_TAG_PREFIX, SPARK_TAG, RunConfig
 from kedro_airflow_k8s.errors import PlanError
 from kedro_airflow_k8s.grouping import build_plan
 
@@ -41,6 +41,8 @@ class Case:
 
 
 KIND_WEIGHTS = ["csv"] * 5 + ["spark", "spark_short", "memory", "undeclared"]
+BIG = f"{SPARK_RESOURCES_TAG_PREFIX}big"
+TAG_CHOICES = [[], [], [], [SPARK_TAG], ["custom.spark"], ["other"], [SPARK_TAG, BIG], [BIG]]
 
 
 @st.composite
@@ -69,7 +71,7 @@ def cases(draw) -> Case:
             types[written] = DATASET_TYPES[draw(st.sampled_from(KIND_WEIGHTS))]
             outputs.append(written)
             produced.append((written, read))
-        tags = draw(st.sampled_from([[], [], [], [SPARK_TAG], ["custom.spark"], ["other"]]))
+        tags = draw(st.sampled_from(TAG_CHOICES))
         func = draw(st.sampled_from([anything, anything, anything, anything, spark_annotated]))
         nodes.append(node(func, sorted(set(inputs)) or None, outputs, name=f"n{index}", tags=tags))
     run_config = RunConfig(
@@ -78,6 +80,7 @@ def cases(draw) -> Case:
         group_memory_nodes=draw(st.sampled_from([True, True, True, False])),
         spark={
             "group_spark_nodes": draw(st.sampled_from([True, True, False])),
+            "merge_adjacent": draw(st.sampled_from([True, True, True, False])),
             "tags": ["custom.spark"],
         },
     )
@@ -110,7 +113,8 @@ def reachable(start: str, successors: dict[str, set[str]]) -> set[str]:
 
 
 def reference_partition(case: Case, spark: set[str]) -> set[frozenset[str]]:
-    """The intended grouping, computed the slow obvious way: merge any two tasks on a cycle."""
+    """Grouping before the merge pass, computed the slow obvious way: Spark and memory edges
+    join their nodes, then any two tasks on a cycle merge."""
     task = {n.name: frozenset([n.name]) for n in case.pipeline.nodes}
 
     def merge(first: str, second: str) -> None:
@@ -137,6 +141,46 @@ def reference_partition(case: Case, spark: set[str]) -> set[frozenset[str]]:
         for other in on_cycle:
             if first in reachable(other, successors) and other in reachable(first, successors):
                 merge(next(iter(first)), next(iter(other)))
+
+
+def task_successors(case: Case, partition: set[frozenset[str]]) -> dict[frozenset, set]:
+    task = {name: members for members in partition for name in members}
+    successors = {members: set() for members in partition}
+    for producer, consumer, _ in edges(case):
+        if task[producer] != task[consumer]:
+            successors[task[producer]].add(task[consumer])
+    return successors
+
+
+def profiles(case: Case, members: frozenset[str]) -> set[str]:
+    return {
+        tag
+        for n in case.pipeline.nodes
+        if n.name in members
+        for tag in n.tags
+        if tag.startswith(SPARK_RESOURCES_TAG_PREFIX)
+    }
+
+
+def mergeable_adjacent_pairs(case: Case, spark: set[str], partition: set[frozenset[str]]):
+    """Spark tasks joined by an edge, with equal resource profiles, whose contraction keeps
+    the task graph acyclic: no other path leads from the first to the second."""
+    successors = task_successors(case, partition)
+    pairs = []
+    for first, targets in successors.items():
+        for second in targets:
+            if not (first & spark and second & spark):
+                continue
+            if profiles(case, first) != profiles(case, second):
+                continue
+            detours = {
+                reached
+                for other in targets - {second}
+                for reached in reachable(other, successors) | {other}
+            }
+            if second not in detours:
+                pairs.append((first, second))
+    return pairs
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -181,7 +225,20 @@ def test_plan_invariants_hold_on_random_pipelines(case):
         assert all(position[up] < position[task.task_id] for up in task.upstream)
 
     partition = {frozenset(task.nodes) for task in plan.tasks}
-    assert partition == reference_partition(case, spark)
+    before_merges = reference_partition(case, spark)
+    spark_config = case.run_config.spark
+    if not (spark_config.group_spark_nodes and spark_config.merge_adjacent):
+        assert partition == before_merges
+    else:
+        assert mergeable_adjacent_pairs(case, spark, partition) == []
+        for members in partition:
+            parts = [t for t in before_merges if t <= members]
+            assert frozenset().union(*parts) == members  # merges only join whole tasks
+            if len(parts) > 1:
+                assert all(t & spark for t in parts), "only Spark tasks merge"
+                assert len({frozenset(profiles(case, t)) for t in parts}) == 1
+                reasons = " ".join(plan.task(task_of[min(members)]).reasons.values())
+                assert "merged with the Spark task of node" in reasons
 
     again = build_plan(
         Pipeline(list(reversed(case.pipeline.nodes))), case.catalog_type, case.run_config, "dag"
