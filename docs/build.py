@@ -19,6 +19,8 @@ from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+CONFIG_FILE = "airflow-k8s.yml"
+
 DOCS = Path(__file__).resolve().parent
 REPO = DOCS.parent
 PAGES = DOCS / "pages"
@@ -55,6 +57,8 @@ def model_in(annotation: Any) -> tuple[type[BaseModel], str] | None:
 def type_name(annotation: Any) -> str:
     """How YAML spells the type: string, integer, list of string, mapping, one of ..."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if variants(annotation):
+        return "mapping"
     if origin is typing.Annotated:
         return type_name(args[0])
     if origin in (typing.Union, types.UnionType):
@@ -113,20 +117,40 @@ def summary(model: type[BaseModel]) -> str:
     return inspect.cleandoc(model.__doc__ or "").split("\n\n")[0].replace("\n", " ")
 
 
-def config_sections(model: type[BaseModel], path: str) -> list[tuple[str, type[BaseModel]]]:
-    """(key path, model) of ``model`` and every model below it, depth first."""
-    sections = [(path, model)]
+def variants(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+    """(tag, model) of each member of a discriminated union such as run_config.spark."""
+    found = []
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if typing.get_origin(arg) is typing.Annotated:
+                model, *metadata = typing.get_args(arg)
+                tags = [getattr(item, "tag", None) for item in metadata]
+                tag = next((t for t in tags if t), None)
+                if tag and isinstance(model, type) and issubclass(model, BaseModel):
+                    found.append((tag, model))
+    return found
+
+
+def config_sections(
+    model: type[BaseModel], path: str, title: str | None = None
+) -> list[tuple[str, type[BaseModel], str]]:
+    """(key path, model, heading) of ``model`` and every model below it, depth first; a
+    union by ``type`` gives one section per member."""
+    sections = [(path, model, title or f"`{path or CONFIG_FILE}`")]
     for name, field in model.model_fields.items():
-        found = model_in(field.annotation)
+        key = f"{path}.{name}" if path else name
+        members = variants(field.annotation)
+        for tag, member in members:
+            sections += config_sections(member, key, f"`{key}` with `type: {tag}`")
+        found = None if members else model_in(field.annotation)
         if found:
             nested, suffix = found
-            key = f"{path}.{name}" if path else name
             sections += config_sections(nested, key + suffix)
     return sections
 
 
 def config_reference() -> str:
-    from kedro_airflow_k8s.config import CONFIG_FILE, PluginConfig
+    from kedro_airflow_k8s.config import PluginConfig
 
     lines = [
         NOTICE.format(source="the pydantic models in kedro_airflow_k8s/config.py"),
@@ -139,17 +163,24 @@ def config_reference() -> str:
         "[the configuration guide](../configuration.md).",
         "",
     ]
-    for path, model in config_sections(PluginConfig, ""):
-        lines += [f"## `{path or CONFIG_FILE}`", "", cell(summary(model)), ""]
+    seen = set()
+    for path, model, title in config_sections(PluginConfig, ""):
+        if (title, model) in seen:
+            continue  # a section every Spark backend shares, such as resources.<name>
+        seen.add((title, model))
+        lines += [f"## {title}", "", cell(summary(model)), ""]
         lines += ["| key | type | default | description |", "|---|---|---|---|"]
         for name, field in model.model_fields.items():
             key = f"{path}.{name}" if path else name
             description = field.description or ""
-            found = model_in(field.annotation)
+            members = variants(field.annotation)
+            found = None if members else model_in(field.annotation)
             if found and not description:
                 description = summary(found[0])
             if found:
                 description += f" See `{key}{found[1]}` below."
+            if members:
+                description += " Its keys depend on `type`: see the sections below."
             kind = type_name(field.annotation) + bounds(field.metadata)
             row = [f"`{key}`", cell(kind), default_text(field), cell(description.strip())]
             lines.append("| " + " | ".join(row) + " |")

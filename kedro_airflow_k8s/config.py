@@ -6,12 +6,10 @@ import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -25,44 +23,45 @@ from kedro_airflow_k8s.airflow_rules import (
     check_schedule,
     check_tag,
 )
+from kedro_airflow_k8s.config_types import (
+    DEFAULT_PROFILE,
+    SPARK_TAG,
+    NameList,
+    Quantity,
+    SecretRef,
+    StrictModel,
+    Text,
+)
 from kedro_airflow_k8s.errors import ConfigError
+from kedro_airflow_k8s.spark_config import (
+    BACKEND_MODELS,
+    SPARK_RESOURCES_TAG_PREFIX,
+    NoSparkConfig,
+    SparkConfig,
+    SparkResources,
+    foreign_key_hint,
+)
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "SPARK_RESOURCES_TAG_PREFIX",
+    "SPARK_TAG",
+    "NameList",
+    "Quantity",
+    "SecretRef",
+    "SparkConfig",
+    "SparkResources",
+    "StrictModel",
+    "Text",
+]
 
 CONFIG_FILE = "airflow-k8s.yml"
-DEFAULT_PROFILE = "__default__"
-SPARK_TAG = "kedro-airflow-k8s.group.pyspark"
 RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.resources."
 POD_TEMPLATE_TAG_PREFIX = "kedro-airflow-k8s.pod-template."
-SPARK_RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.spark-resources."
 # Names Jinja reads as an operator or a constant in `{{ name }}`, never as a variable.
 JINJA_KEYWORDS = frozenset({"not", "true", "false", "none", "True", "False", "None"})
 # Which file a key path comes from, for error messages.
 Locate = Callable[[Sequence[Any]], "str | None"]
-
-
-def _to_str(value: Any) -> Any:
-    # YAML reads `cpu: 1` as an int and `memory: 1.5` as a float; Kubernetes wants strings.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
-def _split_commas(value: Any) -> Any:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-Quantity = Annotated[str, BeforeValidator(_to_str)]
-Text = Annotated[str, BeforeValidator(_to_str)]
-NameList = Annotated[list[str], BeforeValidator(_split_commas)]
-
-
-class StrictModel(BaseModel):
-    """Base of every config section: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
 
 class Toleration(StrictModel):
@@ -97,28 +96,6 @@ class ResourceProfile(StrictModel):
     """Labels added to the pod."""
     annotations: dict[str, Text] = Field(default_factory=dict)
     """Annotations added to the pod."""
-
-
-class SecretRef(StrictModel):
-    """A Kubernetes secret exposed to the pod as env variables or a mounted volume."""
-
-    secret: str = Field(description="Name of the Kubernetes Secret object.")
-    deploy_type: Literal["env", "volume"] = "env"
-    """env: variables in the container; volume: files mounted at deploy_target."""
-    deploy_target: str | None = Field(
-        default=None,
-        description="Env variable name (env) or mount path (volume). "
-        "With deploy_type env and no key, every key of the secret becomes a variable.",
-    )
-    key: str | None = Field(default=None, description="One key of the secret; all keys if unset.")
-
-    @model_validator(mode="after")
-    def _volume_needs_path(self) -> SecretRef:
-        if self.deploy_type == "volume" and not self.deploy_target:
-            raise ValueError("a volume secret needs deploy_target: the path to mount it at")
-        if self.deploy_type == "env" and self.key and not self.deploy_target:
-            raise ValueError("an env secret with a key needs deploy_target: the variable name")
-        return self
 
 
 class PodTemplate(StrictModel):
@@ -176,176 +153,6 @@ class LocalRunner(StrictModel):
     """Environment of the local `kedro run` commands, on top of run_config.env_vars."""
 
 
-class SparkResources(StrictModel):
-    """Driver and executor sizes of one Spark application."""
-
-    driver_cores: int | None = Field(default=None, ge=1)
-    """spark.driver.cores."""
-    driver_memory: Quantity | None = None
-    """spark.driver.memory, e.g. 2g."""
-    executor_cores: int | None = Field(default=None, ge=1)
-    """spark.executor.cores."""
-    executor_memory: Quantity | None = None
-    """spark.executor.memory, e.g. 4g."""
-    executor_instances: int | None = Field(default=None, ge=1)
-    """spark.executor.instances."""
-
-
-class DataprocSettings(StrictModel):
-    """Google Dataproc connection settings."""
-
-    project_id: str | None = Field(default=None, description="GCP project; connection's if unset.")
-    region: str = "europe-west1"
-    """Dataproc region of the cluster."""
-    gcp_conn_id: str = "google_cloud_default"
-    """Airflow connection to Google Cloud."""
-    idle_delete_ttl: int = Field(
-        default=3600,
-        ge=600,
-        description="Seconds of idleness after which Dataproc deletes the cluster by itself.",
-    )
-    labels: dict[str, Text] = Field(default_factory=dict)
-    """Labels of the cluster (lowercase keys and values)."""
-    impersonation_chain: str | None = None
-    """Service account to impersonate for the Dataproc calls."""
-
-
-class SparkOperatorSettings(StrictModel):
-    """Spark Operator (SparkApplication CRD) settings."""
-
-    kubernetes_conn_id: str = "kubernetes_default"
-    """Airflow connection to the Kubernetes cluster."""
-    spark_version: str = "4.0.0"
-    """sparkVersion of the SparkApplication."""
-    restart_policy: Literal["Never", "OnFailure", "Always"] = "Never"
-    """restartPolicy type of the SparkApplication."""
-    delete_on_termination: bool = True
-    """Delete the SparkApplication when it finishes."""
-
-
-class SparkConfig(StrictModel):
-    """How Spark groups run: the backend and its settings."""
-
-    type: Literal[
-        "none", "dataproc", "k8s", "kubernetes", "spark-operator", "standalone", "custom"
-    ] = Field(
-        default="none",
-        description="Backend for Spark groups. 'none' runs each Spark group like any other "
-        "task (one pod or local command, Spark in local mode inside it).",
-    )
-    project_name: str | None = Field(default=None, description="Defaults to run_name.")
-    cluster_name: str | None = Field(
-        default=None, description="Base of the per-run cluster name; defaults to project_name."
-    )
-    artifacts_path: str | None = Field(
-        default=None, description="fsspec URL where upload-pipeline puts the Spark artifacts."
-    )
-    user_init_path: str | None = Field(
-        default=None, description="Shell script prepended to the init script, relative to src/."
-    )
-    user_post_init_path: str | None = Field(
-        default=None, description="Shell script appended to the init script, relative to src/."
-    )
-    cluster_config: dict[str, Any] = Field(
-        default_factory=dict, description="Dataproc ClusterConfig, as its REST API spells it."
-    )
-    operator_factory: str | None = Field(
-        default=None, description="package.module.Class of a SparkOperatorFactoryBase subclass."
-    )
-    tags: NameList = Field(
-        default_factory=list, description=f"Node tags that mark Spark nodes, besides {SPARK_TAG}."
-    )
-    dataset_types: NameList = Field(
-        default_factory=list,
-        description="Fully qualified dataset classes that mark Spark nodes, besides the built-in.",
-    )
-    group_spark_nodes: bool = Field(
-        default=True, description="false gives each Spark node its own Spark task."
-    )
-    merge_adjacent: bool = Field(
-        default=True,
-        description="After grouping, merge Spark tasks joined by a dataset wherever that "
-        "keeps the DAG acyclic and their spark-resources tags agree: fewer Spark "
-        "applications. false keeps one application per group.",
-    )
-    master: str | None = Field(
-        default=None, description="Spark master URL: spark://host:port, local[N], k8s://https://..."
-    )
-    deploy_mode: Literal["cluster", "client"] = "cluster"
-    """cluster runs the driver on the cluster; client runs it where spark-submit runs."""
-    conn_id: str | None = Field(
-        default=None,
-        description="Airflow connection holding the Spark master (k8s, standalone). Unset: the "
-        "DAG defines its own connection, kedro_spark_<dag id>, from `master`.",
-    )
-    main_python_file: str | None = Field(
-        default=None,
-        description="The entry script (spark_run.py) the Spark driver runs: a path, a URL or "
-        "local:///path in the image. Defaults to the built artifact (dataproc, standalone, "
-        "k8s client mode) or local:///opt/<package>/spark_run.py (k8s cluster mode, "
-        "spark-operator).",
-    )
-    image: str | None = Field(
-        default=None, description="Spark image; defaults to run_config.image."
-    )
-    namespace: str | None = Field(default=None, description="Defaults to run_config.namespace.")
-    service_account_name: str | None = None
-    """Service account of the driver and executor pods (k8s, spark-operator)."""
-    labels: dict[str, Text] = Field(default_factory=dict)
-    """Labels of the driver and executor pods, or of the Dataproc job."""
-    node_selectors: dict[str, Text] = Field(default_factory=dict)
-    """Node labels the driver and executor pods must be scheduled on."""
-    secrets: list[SecretRef] = Field(default_factory=list)
-    """Kubernetes secrets for the driver and executors (env: secretKeyRef; volume: mounted)."""
-    env_vars: dict[str, Text] = Field(default_factory=dict)
-    """Environment of the driver and executors."""
-    resources: dict[str, SparkResources] = Field(
-        default_factory=dict,
-        description="Named Spark resource profiles; a group takes the profile tagged "
-        "kedro-airflow-k8s.spark-resources.<name> on its nodes, else __default__.",
-    )
-    conf: dict[str, Text] = Field(
-        default_factory=dict, description="Spark conf; applied last, so it wins."
-    )
-    submit_args: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Extra submit settings; they win over generated ones: SparkSubmitOperator "
-        "arguments (k8s, standalone: packages, jars, py_files, ...), pyspark_job fields "
-        "(dataproc: jar_file_uris, ...), SparkApplication spec fields (spark-operator: deps, ...).",
-    )
-    runner: str = Field(default="ThreadRunner", description="Kedro runner inside Spark.")
-    python: str | None = Field(
-        default=None, description="Python interpreter for the driver and executors."
-    )
-    project_path: str | None = Field(
-        default=None,
-        description="Project directory where the Spark driver runs, passed as --project-path. "
-        "Defaults: the directory compile ran in (standalone), /opt/<package> in the image "
-        "(k8s, spark-operator), $PROJECT_HOME from the init script (dataproc).",
-    )
-    dataproc: DataprocSettings = Field(default_factory=DataprocSettings)
-    """Dataproc connection settings (type dataproc)."""
-    spark_operator: SparkOperatorSettings = Field(default_factory=SparkOperatorSettings)
-    """Spark Operator settings (type spark-operator)."""
-
-    @field_validator("operator_factory")
-    @classmethod
-    def _dotted_path(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", value):
-            raise ValueError(f"'{value}' is not a dotted path like my_package.factories.MyFactory")
-        return value
-
-    @model_validator(mode="after")
-    def _custom_needs_factory(self) -> SparkConfig:
-        if self.type == "custom" and not self.operator_factory:
-            raise ValueError("type 'custom' needs operator_factory: package.module.Class")
-        return self
-
-    @property
-    def backend(self) -> str:
-        return "k8s" if self.type == "kubernetes" else self.type
-
-
 class RunConfig(StrictModel):
     """Everything about how the DAG and its tasks run."""
 
@@ -401,8 +208,8 @@ class RunConfig(StrictModel):
         default=True,
         description="Put nodes joined by a MemoryDataset in one task; false makes it an error.",
     )
-    spark: SparkConfig = Field(default_factory=SparkConfig)
-    """How Spark groups run."""
+    spark: SparkConfig = Field(default_factory=NoSparkConfig)
+    """How Spark groups run: the backend named by `type` and its own keys."""
 
     @field_validator("cron_expression")
     @classmethod
@@ -462,6 +269,8 @@ REQUIRED_HINTS = {
     "run_config.image": "set it to the Docker image that has your project installed, "
     "or pass --image",
     "run_config.namespace": "set it to the Kubernetes namespace the pods run in",
+    "run_config.spark.operator_factory": "type 'custom' needs operator_factory: "
+    "package.module.Class of your SparkOperatorFactoryBase subclass",
 }
 
 
@@ -518,18 +327,38 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
+SPARK_LOC = ("run_config", "spark")
+
+
+def _without_backend_tag(loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], str | None]:
+    """``loc`` without the backend name pydantic inserts after run_config.spark, and that name."""
+    if loc[:2] == SPARK_LOC and len(loc) > 2 and loc[2] in BACKEND_MODELS:
+        return loc[:2] + loc[3:], str(loc[2])
+    return loc, None
+
+
+def _valid_keys(loc: tuple[Any, ...], backend: str | None) -> list[str]:
+    if backend is None:
+        return _known_keys(PluginConfig, loc)
+    return _known_keys(BACKEND_MODELS[backend], loc[len(SPARK_LOC) :])
+
+
 def describe_errors(error: ValidationError, source: str, locate: Locate | None = None) -> str:
     """One line per error: the key path, the file it is in (``locate``), what is wrong."""
     lines = [f"{source} is not valid:"]
     for item in error.errors():
-        loc = tuple(item["loc"])
+        loc, backend = _without_backend_tag(tuple(item["loc"]))
         path = _path(loc)
         where = locate(loc) if locate is not None else None
         if where:
             path = f"{path} (in {where})"
         kind = item["type"]
         if kind == "extra_forbidden":
-            known = _known_keys(PluginConfig, loc[:-1])
+            foreign = foreign_key_hint(backend, str(loc[-1])) if len(loc) == 3 else None
+            if backend and foreign:
+                lines.append(f"  - {path}: {foreign}")
+                continue
+            known = _valid_keys(loc[:-1], backend)
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             if not close and known:
@@ -543,6 +372,8 @@ def describe_errors(error: ValidationError, source: str, locate: Locate | None =
             if message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
             value = item.get("input")
+            if kind == "spark_type" and isinstance(value, dict):
+                path, value = f"{path}.type", value.get("type")
             shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
             lines.append(f"  - {path}: {message} (got {shown})")
     return "\n".join(lines)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from kedro_airflow_k8s.config import CONFIG_FILE, PluginConfig, parse_config
-from kedro_airflow_k8s.config_files import ConfigSources, matching_files
+from kedro_airflow_k8s.config_files import ConfigSources, matching_files, read_mapping
 from kedro_airflow_k8s.errors import UserError, one_paragraph
+from kedro_airflow_k8s.spark_config import with_env_section
 
 CONFIG_PATTERNS = ["airflow-k8s*", "airflow-k8s/**"]
 
@@ -159,6 +160,13 @@ def load_project(
 
     sources = ConfigSources(matching_files(conf_source, env, CONFIG_PATTERNS), conf_source.parent)
     raw_config = _read(config_loader, "airflow-k8s", required=require_config, env=env)
+    if env != "base":
+        files = matching_files(conf_source, env, CONFIG_PATTERNS)
+        raw_config = with_env_section(
+            raw_config,
+            _own_spark_section(files, conf_source / "base"),
+            _own_spark_section(files, conf_source / env),
+        )
     catalog_config = _read(config_loader, "catalog", required=False, env=env)
     catalog_config = {k: v for k, v in catalog_config.items() if not str(k).startswith("_")}
     check_catalog_types(catalog_config, env)
@@ -302,6 +310,24 @@ def with_env_resolver(loader_class: type, loader_args: dict[str, Any]) -> dict[s
         strategies.setdefault("airflow-k8s", "soft")
         args["merge_strategy"] = strategies
     return args
+
+
+def _own_spark_section(files: list[Path], conf_dir: Path) -> dict[str, Any] | None:
+    """run_config.spark as the files of one conf folder write it (interpolations unresolved).
+
+    Only its keys and ``type`` are used: whether the env changes the Spark backend, and which
+    keys it sets itself.
+    """
+    section: dict[str, Any] | None = None
+    for path in files:
+        if conf_dir not in path.parents:
+            continue
+        content = read_mapping(path, str(path)) or {}
+        run_config = content.get("run_config")
+        spark = run_config.get("spark") if isinstance(run_config, dict) else None
+        if isinstance(spark, dict):
+            section = {**(section or {}), **spark}
+    return section
 
 
 def _read(config_loader: Any, key: str, required: bool, env: str) -> dict[str, Any]:

@@ -461,7 +461,8 @@ class SparkSubmitWithLocalCluster(StandaloneFactory):
     """The standalone backend's spark-submit between a create and a delete task that stand
     in for a cluster: each leaves a marker file named after the run's cluster.
 
-    Used with `spark.type: custom`; compile imports it, the DAG it writes does not.
+    Used with `spark.type: standalone` and `operator_factory`; compile imports it, the DAG it
+    writes does not.
     """
 
     @property

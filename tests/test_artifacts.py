@@ -191,7 +191,7 @@ def commit_all(root: Path) -> str:
 
 
 def run_config(**spark) -> RunConfig:
-    return RunConfig(image="img:1", namespace="ns", spark=spark)
+    return RunConfig(image="img:1", namespace="ns", spark={"type": "dataproc", **spark})
 
 
 SPARK_SETTINGS = {

@@ -49,6 +49,11 @@ def key_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
         path = prefix + name
         paths.append(path)
         annotation, suffix = field.annotation, ""
+        members = docs_build().variants(annotation)
+        if members:
+            for _, member in members:
+                paths += [p for p in key_paths(member, f"{path}.") if p not in paths]
+            continue
         if typing.get_origin(annotation) in (typing.Union, types.UnionType):
             annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
         if typing.get_origin(annotation) is list:

@@ -82,7 +82,7 @@ def failing_run(airflow: Airflow, tmp_path_factory: pytest.TempPathFactory) -> D
     settings = {
         "run_config": {
             "retries": 0,
-            "spark": {"type": "custom", "operator_factory": CUSTOM_BACKEND},
+            "spark": {"type": "standalone", "operator_factory": CUSTOM_BACKEND},
         }
     }
     project = prepare_example(tmp_path_factory.mktemp("failing") / "mixed-demo", settings)

@@ -44,7 +44,7 @@ def test_custom_factory_through_type_custom(cli, make_project):
 
 def test_factory_receives_the_spark_group(cli, make_project):
     LocalCommandFactory.calls.clear()
-    spark = {"runner": "SequentialRunner", "cluster_config": {"size": "small"}}
+    spark = {"runner": "SequentialRunner", "options": {"size": "small"}}
     project, result = compile_cli(cli, make_project, "tests.factories.LocalCommandFactory", **spark)
     assert result.exit_code == 0, result.output
     calls = dict(LocalCommandFactory.calls)

@@ -153,9 +153,9 @@ def test_two_dags_with_one_base_name_get_different_clusters(make_project):
     ],
 )
 def test_cluster_base_name_is_sanitised_for_dataproc(configured, expected):
-    from kedro_airflow_k8s.config import SparkConfig
+    from kedro_airflow_k8s.spark_config import DataprocConfig
 
-    base = cluster.base_name(SparkConfig(cluster_name=configured), "unused")
+    base = cluster.base_name(DataprocConfig(type="dataproc", cluster_name=configured), "unused")
     assert base == expected
     longest = f"{base}-{'f' * cluster.HASH_LENGTH}"
     assert cluster.NAME_PATTERN.fullmatch(longest) and len(longest) <= 51

@@ -23,7 +23,7 @@ IMPORTS = "import hashlib"
 
 def base_name(spark: SparkConfig, project_name: str) -> str:
     """``spark.cluster_name`` (else ``project_name``) as the start of a valid cluster name."""
-    text = spark.cluster_name or project_name
+    text = getattr(spark, "cluster_name", None) or project_name
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     base = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
     if not base[:1].isalpha():

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from kedro_airflow_k8s.config import (
-    DEFAULT_PROFILE,
-    SPARK_RESOURCES_TAG_PREFIX,
-    RunConfig,
-    SparkConfig,
-    SparkResources,
-)
+from kedro_airflow_k8s.config import DEFAULT_PROFILE, SPARK_RESOURCES_TAG_PREFIX, RunConfig
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.spark.base import SparkGroup
+from kedro_airflow_k8s.spark_config import SparkApplicationConfig, SparkResources
 
 # Credentials are named by provider class only: the cluster's identity (workload identity,
 # instance profile, IRSA) supplies them, and no secret value is ever written into the DAG.
@@ -31,7 +26,7 @@ GCS_CONF = {
 FILESYSTEM_CONF = {"s3": S3_CONF, "s3a": S3_CONF, "s3n": S3_CONF, "gs": GCS_CONF, "gcs": GCS_CONF}
 
 
-def resource_profile_name(group: SparkGroup, spark: SparkConfig) -> str | None:
+def resource_profile_name(group: SparkGroup, spark: SparkApplicationConfig) -> str | None:
     """The Spark resource profile a group's tags select, else ``__default__`` if configured."""
     chosen = sorted(
         tag[len(SPARK_RESOURCES_TAG_PREFIX) :]
@@ -49,12 +44,12 @@ def resource_profile_name(group: SparkGroup, spark: SparkConfig) -> str | None:
     return DEFAULT_PROFILE if DEFAULT_PROFILE in spark.resources else None
 
 
-def resource_profile(group: SparkGroup, spark: SparkConfig) -> SparkResources:
+def resource_profile(group: SparkGroup, spark: SparkApplicationConfig) -> SparkResources:
     name = resource_profile_name(group, spark)
     return spark.resources[name] if name else SparkResources()
 
 
-def check_profiles(node_tags: Mapping[str, Iterable[str]], spark: SparkConfig) -> None:
+def check_profiles(node_tags: Mapping[str, Iterable[str]], spark: SparkApplicationConfig) -> None:
     """Every ``spark-resources.<name>`` tag names a profile of ``run_config.spark.resources``."""
     for node, tags in node_tags.items():
         for tag in sorted(tags):
@@ -129,7 +124,7 @@ def group_filepaths(group: SparkGroup, dataset_paths: Mapping[str, str]) -> list
     return [dataset_paths[name] for name in group.datasets if name in dataset_paths]
 
 
-def python_layer(spark: SparkConfig) -> dict[str, str]:
+def python_layer(spark: SparkApplicationConfig) -> dict[str, str]:
     if not spark.python:
         return {}
     return {"spark.pyspark.python": spark.python, "spark.pyspark.driver.python": spark.python}

@@ -12,8 +12,11 @@ from kedro_airflow_k8s.spark.builtin import BuiltinFactory, SparkContext
 KEY = "run_config.spark.operator_factory"
 
 
-def factory_class(path: str) -> type[SparkOperatorFactoryBase]:
-    """The class at ``package.module.Class``; every way it can be wrong is a UserError."""
+def factory_class(
+    path: str, base: type[SparkOperatorFactoryBase] = SparkOperatorFactoryBase
+) -> type[SparkOperatorFactoryBase]:
+    """The class at ``package.module.Class``, a subclass of ``base``; every way it can be
+    wrong is a UserError."""
     module_name, _, class_name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -31,12 +34,22 @@ def factory_class(path: str) -> type[SparkOperatorFactoryBase]:
             f"{KEY} '{path}' is not a subclass of "
             "kedro_airflow_k8s.template_helper.SparkOperatorFactoryBase"
         )
+    if not issubclass(found, base):
+        raise UserError(
+            f"{KEY} '{path}' is not a subclass of {base.__module__}.{base.__qualname__}, the "
+            "factory of the backend run_config.spark.type names; extend that class, or use "
+            "type custom for a factory of your own"
+        )
     return found
 
 
-def create_factory(path: str, context: SparkContext) -> SparkOperatorFactoryBase:
+def create_factory(
+    path: str,
+    context: SparkContext,
+    base: type[SparkOperatorFactoryBase] = SparkOperatorFactoryBase,
+) -> SparkOperatorFactoryBase:
     """An instance of the class at ``path``; subclasses of a built-in backend get ``context``."""
-    cls = factory_class(path)
+    cls = factory_class(path, base)
     try:
         return cls(context) if issubclass(cls, BuiltinFactory) else cls()
     except Exception as error:  # noqa: BLE001 - includes abstract methods left unimplemented

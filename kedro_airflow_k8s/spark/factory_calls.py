@@ -29,7 +29,7 @@ class FactoryCalls:
 
     def __init__(self, factory: SparkOperatorFactoryBase, spark: SparkConfig) -> None:
         self.factory = factory
-        self.custom = spark.backend == "custom"
+        self.custom = spark.backend == "custom" or bool(getattr(spark, "operator_factory", None))
         self.who = (
             f"{custom.KEY} '{spark.operator_factory}'"
             if self.custom

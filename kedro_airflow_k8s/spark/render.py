@@ -52,7 +52,8 @@ def render_spark(
 
     main = calls.entry_script(run, context)
     init = context.artifacts.get("init")
-    cluster_config = dict(spark.cluster_config)
+    # Dataproc's ClusterConfig, or a custom factory's own options.
+    cluster_config = dict(getattr(spark, "cluster_config", None) or getattr(spark, "options", {}))
     create = calls.optional_operator(
         "create_cluster_operator", project_name, run, init, cluster_config
     )
@@ -87,6 +88,9 @@ def load_factory(spark: SparkConfig, context: SparkContext) -> SparkOperatorFact
         return custom.create_factory(spark.operator_factory or "", context)
     module_name, _, class_name = BUILTIN_BACKENDS[spark.backend].rpartition(".")
     factory_class = getattr(importlib.import_module(module_name), class_name)
+    if spark.operator_factory:
+        # A subclass of the built-in factory, configured with the built-in backend's keys.
+        return custom.create_factory(spark.operator_factory, context, base=factory_class)
     return factory_class(context)
 
 

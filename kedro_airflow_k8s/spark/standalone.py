@@ -57,9 +57,4 @@ def checked_master(config: RunConfig) -> str:
             f"run_config.spark.master is '{value}'; the standalone backend submits to "
             "spark://host:port or local[N] (use type k8s for k8s:// masters)"
         )
-    if "deploy_mode" in spark.model_fields_set and spark.deploy_mode == "cluster":
-        raise UserError(
-            "run_config.spark.deploy_mode: Spark standalone runs Python applications in client "
-            "mode only; remove the key or set it to client"
-        )
     return value
