@@ -348,6 +348,10 @@ def describe_errors(error: ValidationError, source: str, locate: Locate | None =
     lines = [f"{source} is not valid:"]
     for item in error.errors():
         loc, backend = _without_backend_tag(tuple(item["loc"]))
+        value = item.get("input")
+        if item["type"] == "spark_type":  # the union's error is about its `type` key
+            loc = (*loc, "type")
+            value = value.get("type") if isinstance(value, dict) else value
         path = _path(loc)
         where = locate(loc) if locate is not None else None
         if where:
@@ -365,15 +369,12 @@ def describe_errors(error: ValidationError, source: str, locate: Locate | None =
                 hint = f"; valid keys here: {', '.join(known)}"
             lines.append(f"  - {path}: unknown key{hint}")
         elif kind == "missing":
-            hint = REQUIRED_HINTS.get(path, "add it")
+            hint = REQUIRED_HINTS.get(_path(loc), "add it")
             lines.append(f"  - {path}: required key is missing; {hint}")
         else:
             message = item["msg"]
             if message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
-            value = item.get("input")
-            if kind == "spark_type" and isinstance(value, dict):
-                path, value = f"{path}.type", value.get("type")
             shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
             lines.append(f"  - {path}: {message} (got {shown})")
     return "\n".join(lines)
