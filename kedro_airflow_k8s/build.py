@@ -48,6 +48,7 @@ def dag_context(project: KedroProject) -> DagContext:
         commit_sha=project.commit_sha,
         node_tags={node.name: set(node.tags) for node in project.pipeline.nodes},
         config_source=project.config_source,
+        params=project.params,
     )
 
 

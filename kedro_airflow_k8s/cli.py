@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from kedro_airflow_k8s.cli_options import CliContext, load_selection, selection_options
 from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.selection import Selection
 
 
 class UserErrorGroup(click.Group):
@@ -38,17 +39,6 @@ def report_user_error(error: UserError, verbose: bool = False) -> None:
     click.secho(f"Error: {error}{hint}", fg="red", err=True)
 
 
-@dataclass
-class CliContext:
-    env: str
-    pipeline: str
-
-    def project(self, **overrides: Any) -> Any:
-        from kedro_airflow_k8s.project import load_project
-
-        return load_project(Path.cwd(), self.env, self.pipeline, overrides=overrides)
-
-
 @click.group(name="kedro-airflow-k8s")
 def commands() -> None:
     """Kedro plugin commands of kedro-airflow-k8s."""
@@ -59,20 +49,29 @@ def commands() -> None:
     "-e",
     "--env",
     default=None,
-    help="Kedro configuration environment (default: $KEDRO_ENV, else local).",
+    help="Kedro configuration environment for every command (each command also takes -e).",
 )
 @click.option(
-    "-p", "--pipeline", default="__default__", show_default=True, help="Kedro pipeline to compile."
+    "-p",
+    "--pipeline",
+    default=None,
+    help="Registered pipeline for every command (each command also takes -p/--pipelines).",
 )
 @click.option(
     "-v", "--verbose", is_flag=True, help="Show the full traceback when the project fails to load."
 )
 @click.pass_context
-def airflow_k8s(ctx: click.Context, env: str | None, pipeline: str, verbose: bool) -> None:
+def airflow_k8s(ctx: click.Context, env: str | None, pipeline: str | None, verbose: bool) -> None:
     """Compile Kedro pipelines into Airflow 3 DAGs of Kubernetes pods and Spark applications."""
-    from kedro_airflow_k8s.project import default_env
+    ctx.obj = CliContext(env=env, pipeline=pipeline)
 
-    ctx.obj = CliContext(env=env or default_env(), pipeline=pipeline)
+
+def one_dag_name(dag_name: str | None, selection: Selection) -> None:
+    if dag_name and selection.several:
+        raise click.UsageError(
+            "--dag-name names one DAG: with several pipelines, set run_name (the DAG ids "
+            "become <run_name>-<pipeline>) or pipelines.<name>.run_name in airflow-k8s.yml"
+        )
 
 
 @airflow_k8s.command()
@@ -91,26 +90,34 @@ def init(airflow_url: str, output: str, force: bool) -> None:
 @airflow_k8s.command()
 def schema() -> None:
     """Print the JSON Schema of airflow-k8s.yml (for editor completion)."""
-    from kedro_airflow_k8s.config import json_schema
+    from kedro_airflow_k8s.machine_output import logs_to_stderr
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    with logs_to_stderr():
+        from kedro_airflow_k8s.config import json_schema
+
+        text = json.dumps(json_schema(), indent=2)
+    click.echo(text)
 
 
 @airflow_k8s.command(name="compile")
+@selection_options()
 @click.option(
     "--output-dir",
     default="dags",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory the DAG file is written to.",
+    help="Directory the DAG files are written to.",
 )
 @click.option("--image", default=None, help="Docker image; overrides run_config.image.")
-@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
-@click.pass_obj
+@click.option("--dag-name", default=None, help="DAG id of the one pipeline compiled.")
 def compile_command(
-    obj: CliContext, output_dir: Path, image: str | None, dag_name: str | None
+    selection: Selection, output_dir: Path, image: str | None, dag_name: str | None
 ) -> None:
-    """Compile the pipeline into <output-dir>/<dag_id>.py (Spark artifacts beside it)."""
+    """Compile each pipeline into <output-dir>/<dag_id>.py (Spark artifacts beside it).
+
+    Every DAG is built before any is written, so a failing pipeline leaves all the
+    DAG files as they were.
+    """
     from kedro_airflow_k8s.build import (
         ARTIFACTS_DIR,
         compile_with_artifacts,
@@ -119,25 +126,43 @@ def compile_command(
     )
     from kedro_airflow_k8s.render import write_atomic
 
-    project = obj.project(**{"run_config.image": image})
-    result = compile_with_artifacts(project, output_dir / ARTIFACTS_DIR, dag_name=dag_name)
-    compiled = result.compiled
-    target = dag_path(output_dir, compiled)
-    if result.artifacts is not None:
-        ignore_artifacts_in(output_dir)
-    write_atomic(target, compiled.source)
-    for warning in result.warnings:
-        click.secho(f"Warning: {warning}", fg="yellow", err=True)
-    plan = compiled.plan
-    click.echo(
-        f"Wrote {target}: DAG '{compiled.dag_id}' with {len(plan.tasks)} tasks "
-        f"({len(plan.spark_tasks)} Spark) for {len(project.pipeline.nodes)} Kedro nodes"
-    )
-    if result.artifacts is not None:
-        artifacts = result.artifacts
-        click.echo(f"Spark artifacts {artifacts.version} in {artifacts.wheel.path.parent}:")
-        for artifact in artifacts:
-            click.echo(f"  {artifact.kind:6} {artifact.name}")
+    one_dag_name(dag_name, selection)
+    projects = load_selection(selection, **{"run_config.image": image})
+    results = [
+        (project, compile_with_artifacts(project, output_dir / ARTIFACTS_DIR, dag_name=dag_name))
+        for project in projects
+    ]
+    check_distinct_dag_ids([result.compiled.dag_id for _, result in results])
+    for project, result in results:
+        compiled = result.compiled
+        target = dag_path(output_dir, compiled)
+        if result.artifacts is not None:
+            ignore_artifacts_in(output_dir)
+        write_atomic(target, compiled.source)
+        for warning in result.warnings:
+            click.secho(f"Warning: {warning}", fg="yellow", err=True)
+        plan = compiled.plan
+        click.echo(
+            f"Wrote {target}: DAG '{compiled.dag_id}' with {len(plan.tasks)} tasks "
+            f"({len(plan.spark_tasks)} Spark) for {len(project.pipeline.nodes)} Kedro nodes "
+            f"of pipeline '{project.pipeline_name}'"
+        )
+        if result.artifacts is not None:
+            artifacts = result.artifacts
+            click.echo(f"Spark artifacts {artifacts.version} in {artifacts.wheel.path.parent}:")
+            for artifact in artifacts:
+                click.echo(f"  {artifact.kind:6} {artifact.name}")
+
+
+def check_distinct_dag_ids(dag_ids: list[str]) -> None:
+    seen: set[str] = set()
+    for dag_id in dag_ids:
+        if dag_id in seen:
+            raise UserError(
+                f"two pipelines compile to the DAG id '{dag_id}': give them different "
+                "pipelines.<name>.run_name values in airflow-k8s.yml"
+            )
+        seen.add(dag_id)
 
 
 @airflow_k8s.command(name="upload-pipeline")
@@ -149,10 +174,10 @@ def compile_command(
     "overrides `output`.",
 )
 @click.option("--image", default=None, help="Docker image; overrides run_config.image.")
-@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
-@click.pass_obj
+@click.option("--dag-name", default=None, help="DAG id of the one pipeline published.")
+@selection_options()
 def upload_pipeline_command(
-    obj: CliContext, output: str | None, image: str | None, dag_name: str | None
+    selection: Selection, output: str | None, image: str | None, dag_name: str | None
 ) -> None:
     """Publish the DAG to `output` and its Spark artifacts to run_config.spark.artifacts_path.
 
@@ -161,44 +186,60 @@ def upload_pipeline_command(
     """
     from kedro_airflow_k8s.release import build_release, publish_release
 
-    project = obj.project(**{"run_config.image": image})
-    with build_release(project, dag_name) as release:
-        url = publish_release(release, output or project.config.output)
-    click.echo(f"DAG '{release.compiled.dag_id}' is at {url}")
+    one_dag_name(dag_name, selection)
+    projects = load_selection(selection, **{"run_config.image": image})
+    check_distinct_dag_ids([project.dag_id for project in projects])
+    for project in projects:
+        with build_release(project, dag_name) as release:
+            url = publish_release(release, output or project.config.output)
+        click.echo(f"DAG '{release.compiled.dag_id}' is at {url}")
 
 
 @airflow_k8s.command(name="plan")
+@selection_options(params=False)
 @click.option(
     "--format",
     "output_format",
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
+    help="json prints only JSON on standard output (logs go to standard error): the plan, "
+    "or a list of plans with several pipelines.",
 )
-@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.option("--dag-name", default=None, help="DAG id of the one pipeline planned.")
 @click.option(
     "--output",
     "output_file",
     default=None,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the plan to this file instead of standard output "
-    "(Kedro's own log lines also go to standard output).",
+    help="Write the plan to this file instead of standard output.",
 )
-@click.pass_obj
 def plan_command(
-    obj: CliContext, output_format: str, dag_name: str | None, output_file: Path | None
+    selection: Selection, output_format: str, dag_name: str | None, output_file: Path | None
 ) -> None:
-    """Show the tasks the pipeline becomes, and why each node is where it is."""
+    """Show the tasks each pipeline becomes, and why each node is where it is."""
+    import contextlib
+
     from kedro_airflow_k8s.build import make_plan
+    from kedro_airflow_k8s.machine_output import logs_to_stderr
     from kedro_airflow_k8s.render import write_atomic
 
-    plan = make_plan(obj.project(), dag_name)
-    text = plan.to_json() + "\n" if output_format == "json" else plan.to_table()
+    one_dag_name(dag_name, selection)
+    machine = output_format == "json"
+    with logs_to_stderr() if machine else contextlib.nullcontext():
+        plans = [make_plan(project, dag_name) for project in load_selection(selection)]
+    if machine:
+        documents = [plan.to_dict() for plan in plans]
+        document = documents if selection.several else documents[0]
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = "\n".join(plan.to_table() for plan in plans)
     if output_file is None:
         click.echo(text, nl=False)
     else:
         write_atomic(output_file, text)
-        click.echo(f"Wrote the plan of DAG '{plan.dag_id}' to {output_file}")
+        dags = ", ".join(f"'{plan.dag_id}'" for plan in plans)
+        click.echo(f"Wrote the plan of DAG {dags} to {output_file}", err=machine)
 
 
 # -- commands that talk to Airflow -----------------------------------------------------------
@@ -235,9 +276,9 @@ def airflow_api(project: Any, insecure: bool) -> Any:
     help="Wait up to MINUTES for the run to finish; exit non-zero unless it succeeds.",
 )
 @click.option("--insecure", is_flag=True, help=INSECURE_HELP)
-@click.pass_obj
+@selection_options(several=False)
 def run_once_command(
-    obj: CliContext,
+    selection: Selection,
     output: str | None,
     dag_name: str | None,
     image: str | None,
@@ -251,7 +292,7 @@ def run_once_command(
     """
     from kedro_airflow_k8s.deploy import run_once
 
-    project = obj.project(**{"run_config.image": image})
+    (project,) = load_selection(selection, **{"run_config.image": image})
     # Unpausing a scheduled DAG would also start a run of its latest interval.
     project.config.run_config.cron_expression = None
     api = airflow_api(project, insecure)
@@ -265,45 +306,60 @@ def run_once_command(
     metavar="CRON",
     help="Schedule, e.g. '0 3 * * *' or @daily; overrides run_config.cron_expression.",
 )
-@click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
+@click.option("--dag-name", default=None, help="DAG id of the one pipeline published.")
 @click.option("--output", default=None, help="Where to publish the DAG; overrides `output`.")
-@click.pass_obj
+@selection_options()
 def schedule_command(
-    obj: CliContext, cron_expression: str | None, dag_name: str | None, output: str | None
+    selection: Selection, cron_expression: str | None, dag_name: str | None, output: str | None
 ) -> None:
-    """Publish the DAG with a schedule."""
+    """Publish each pipeline's DAG with its schedule (pipelines.<name>.cron_expression, else
+    run_config.cron_expression)."""
     from kedro_airflow_k8s.deploy import dag_ui_url
     from kedro_airflow_k8s.release import build_release, publish_release
 
-    project = obj.project(**{"run_config.cron_expression": cron_expression})
-    schedule = project.config.run_config.cron_expression
-    if not schedule:
-        raise UserError(
-            "no schedule: pass --cron-expression (e.g. '0 3 * * *') or set "
-            f"run_config.cron_expression in {project.config_source}"
-        )
-    with build_release(project, dag_name) as release:
-        url = publish_release(release, output or project.config.output)
-    compiled = release.compiled
-    click.echo(f"Published DAG '{compiled.dag_id}' with schedule '{schedule}' to {url}")
-    where = dag_ui_url(project.config.host, compiled.dag_id) if project.config.host else "the UI"
-    click.echo(f"New DAGs start paused in Airflow by default; unpause it at {where}")
+    one_dag_name(dag_name, selection)
+    projects = load_selection(selection, **{"run_config.cron_expression": cron_expression})
+    check_distinct_dag_ids([project.dag_id for project in projects])
+    for project in projects:
+        if not project.config.run_config.cron_expression:
+            raise UserError(
+                f"pipeline '{project.pipeline_name}' has no schedule: pass --cron-expression "
+                "(e.g. '0 3 * * *') or set run_config.cron_expression (or "
+                f"pipelines.{project.pipeline_name}.cron_expression) in {project.config_source}"
+            )
+    for project in projects:
+        schedule = project.config.run_config.cron_expression
+        with build_release(project, dag_name) as release:
+            url = publish_release(release, output or project.config.output)
+        compiled = release.compiled
+        click.echo(f"Published DAG '{compiled.dag_id}' with schedule '{schedule}' to {url}")
+        host = project.config.host
+        where = dag_ui_url(host, compiled.dag_id) if host else "the UI"
+        click.echo(f"New DAGs start paused in Airflow by default; unpause it at {where}")
 
 
 @airflow_k8s.command(name="list-pipelines", epilog=AUTH_EPILOG)
 @click.option("--insecure", is_flag=True, help=INSECURE_HELP)
-@click.pass_obj
-def list_pipelines_command(obj: CliContext, insecure: bool) -> None:
-    """List the DAGs kedro-airflow-k8s generated: name, id, schedule, paused, last run."""
+@selection_options(params=False, filters=False)
+def list_pipelines_command(selection: Selection, insecure: bool) -> None:
+    """List the DAGs kedro-airflow-k8s generated: name, id, schedule, paused, last run.
+
+    With -p/--pipelines or --all, only the DAGs of those pipelines of this project.
+    """
     from kedro_airflow_k8s.deploy import pipelines_table
 
-    click.echo(pipelines_table(airflow_api(obj.project(), insecure)))
+    chosen = click.get_current_context().params
+    projects = load_selection(selection)
+    only = None
+    if chosen.get("pipelines") or chosen.get("all_pipelines"):
+        only = {project.dag_id for project in projects}
+    click.echo(pipelines_table(airflow_api(projects[0], insecure), only))
 
 
 @airflow_k8s.command(name="ui")
 @click.option("--dag-name", default=None, help="DAG id; overrides run_config.run_name.")
-@click.pass_obj
-def ui_command(obj: CliContext, dag_name: str | None) -> None:
+@selection_options(several=False, params=False, filters=False)
+def ui_command(selection: Selection, dag_name: str | None) -> None:
     """Open the Airflow UI at the DAG (or print its address where no browser is available)."""
     import webbrowser
 
@@ -311,7 +367,7 @@ def ui_command(obj: CliContext, dag_name: str | None) -> None:
     from kedro_airflow_k8s.deploy import dag_ui_url
     from kedro_airflow_k8s.naming import dag_id_from
 
-    project = obj.project()
+    (project,) = load_selection(selection)
     host = base_url(project.config.host, project.config_source)
     url = dag_ui_url(host, dag_id_from(dag_name) if dag_name else project.dag_id)
     click.echo(url)

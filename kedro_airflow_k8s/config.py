@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -251,6 +252,24 @@ class RunConfig(StrictModel):
         return value
 
 
+def _overridable(model: type[BaseModel]) -> dict[str, Any]:
+    """Every field of ``model`` as optional, for sections that override some of them."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        # Spark settings are checked once merged: a backend's keys depend on its type.
+        annotation = dict[str, Any] if name == "spark" else info.annotation
+        fields[name] = (annotation | None, Field(default=None, description=info.description))
+    return fields
+
+
+PipelineRunConfig = create_model(  # type: ignore[call-overload]
+    "PipelineRunConfig",
+    __base__=RunConfig,
+    __doc__="run_config keys that differ for one pipeline; the rest come from run_config.",
+    **_overridable(RunConfig),
+)
+
+
 class PluginConfig(StrictModel):
     """The whole of airflow-k8s.yml."""
 
@@ -262,6 +281,12 @@ class PluginConfig(StrictModel):
     )
     run_config: RunConfig
     """How the DAG and its tasks run."""
+    pipelines: dict[str, PipelineRunConfig] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="Per-pipeline run_config overrides, by registered pipeline name: "
+        "{training: {cron_expression: '@weekly', image: ...}}. Mappings merge key by key "
+        "into run_config; a spark section of another type replaces run_config.spark.",
+    )
 
 
 REQUIRED_HINTS = {

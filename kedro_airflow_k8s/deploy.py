@@ -208,13 +208,16 @@ def run_once(
     return run
 
 
-def pipelines_table(api: AirflowApi) -> str:
-    """Name, id, schedule, paused and last run of every DAG this plugin generated."""
+def pipelines_table(api: AirflowApi, only: set[str] | None = None) -> str:
+    """Name, id, schedule, paused and last run of every DAG this plugin generated (of the
+    DAG ids in ``only``, when given)."""
     from kedro_airflow_k8s.dag_version import PLUGIN_TAG_PREFIX
 
     rows = [("NAME", "DAG ID", "SCHEDULE", "PAUSED", "LAST RUN")]
     for dag in api.all_dags():
         if not any(tag["name"].startswith(PLUGIN_TAG_PREFIX) for tag in dag.get("tags", [])):
+            continue
+        if only is not None and dag["dag_id"] not in only:
             continue
         last = api.latest_run(dag["dag_id"])
         rows.append(

@@ -27,3 +27,10 @@ def dag_id_from(name: str) -> str:
     if slug != name.strip():
         slug = f"{slug}_{short_hash(name)}" if len(slug) < len(name.strip()) // 2 else slug
     return slug[:MAX_ID_LENGTH]
+
+
+def dag_id_for_pipeline(run_name: str, pipeline_name: str | None) -> str:
+    """``<run_name>-<pipeline>``, or plain ``<run_name>`` for ``__default__`` (or None)."""
+    if pipeline_name in (None, "__default__"):
+        return dag_id_from(run_name)
+    return dag_id_from(f"{run_name}-{pipeline_name}")

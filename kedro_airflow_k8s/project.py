@@ -7,6 +7,7 @@ starts a SparkSession, never needs Java and never reads credentials.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import subprocess
 import warnings
@@ -18,6 +19,7 @@ from typing import Any
 from kedro_airflow_k8s.config import CONFIG_FILE, PluginConfig, parse_config
 from kedro_airflow_k8s.config_files import ConfigSources, matching_files, read_mapping
 from kedro_airflow_k8s.errors import UserError, one_paragraph
+from kedro_airflow_k8s.selection import NothingSelected, PipelineFilter
 from kedro_airflow_k8s.spark_config import with_env_section
 
 CONFIG_PATTERNS = ["airflow-k8s*", "airflow-k8s/**"]
@@ -44,12 +46,27 @@ class KedroProject:
     config_source: str
     overrides: dict[str, Any] = field(default_factory=dict)
     config_sources: ConfigSources | None = None
+    registered_pipeline: Any = None
+    """The pipeline as registered, before the command's node filters."""
+    params: str | None = None
+    """``--params`` of the command: Kedro params baked into every task."""
 
     @cached_property
     def config(self) -> PluginConfig:
+        """The plugin config, with this pipeline's ``pipelines.<name>`` section applied."""
+        from kedro_airflow_k8s.pipeline_config import config_for_pipeline
+
         locate = self.config_sources.file_of if self.config_sources else None
-        return parse_config(
+        whole = parse_config(
             self.raw_config, source=self.config_source, overrides=self.overrides, locate=locate
+        )
+        if self.pipeline_name not in whole.pipelines:
+            return whole
+        return parse_config(
+            config_for_pipeline(self.raw_config, self.pipeline_name),
+            source=f"{self.config_source} with pipelines.{self.pipeline_name} applied",
+            overrides=self.overrides,
+            locate=locate,
         )
 
     @cached_property
@@ -79,9 +96,15 @@ class KedroProject:
 
     @property
     def dag_id(self) -> str:
-        from kedro_airflow_k8s.naming import dag_id_from
+        """``pipelines.<name>.run_name`` as given; else ``<run_name>-<pipeline>``, with
+        plain ``<run_name>`` (default: the package name) for ``__default__``."""
+        from kedro_airflow_k8s.naming import dag_id_for_pipeline
 
-        return dag_id_from(self.config.run_config.run_name or self.package_name)
+        own = self.config.pipelines.get(self.pipeline_name)
+        if own is not None and own.run_name:
+            return dag_id_for_pipeline(own.run_name, None)
+        run_name = self.config.run_config.run_name or self.package_name
+        return dag_id_for_pipeline(run_name, self.pipeline_name)
 
 
 def git_commit(path: Path) -> str | None:
@@ -119,6 +142,9 @@ def load_project(
     pipeline_name: str = "__default__",
     overrides: dict[str, Any] | None = None,
     require_config: bool = True,
+    conf_source: str | None = None,
+    filters: PipelineFilter | None = None,
+    params: str | None = None,
 ) -> KedroProject:
     """Bootstrap the Kedro project at ``project_path`` and read what compile needs.
 
@@ -126,6 +152,24 @@ def load_project(
     modules, the catalog) becomes a UserError with Kedro's message and the place in
     the project; the original exception is its cause, for ``--verbose``.
     """
+    (project,) = load_projects(
+        project_path, env, [pipeline_name], overrides, require_config, conf_source, filters, params
+    )
+    return project
+
+
+def load_projects(
+    project_path: Path | str | None = None,
+    env: str | None = None,
+    pipeline_names: list[str] | tuple[str, ...] | None = None,
+    overrides: dict[str, Any] | None = None,
+    require_config: bool = True,
+    conf_source: str | None = None,
+    filters: PipelineFilter | None = None,
+    params: str | None = None,
+) -> list[KedroProject]:
+    """The project once per pipeline of ``pipeline_names`` (None: every registered
+    pipeline, ``__default__`` first), each filtered by ``filters``; loaded once."""
     from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
 
@@ -141,7 +185,10 @@ def load_project(
         ) from error
     env = env or default_env()
     try:
-        conf_source = path / settings.CONF_SOURCE
+        if conf_source:
+            conf_source = check_conf_source(Path(conf_source), env)
+        else:
+            conf_source = path / settings.CONF_SOURCE
         loader_class = settings.CONFIG_LOADER_CLASS
         loader_args = with_env_resolver(loader_class, settings.CONFIG_LOADER_ARGS)
         with warnings.catch_warnings():
@@ -178,22 +225,72 @@ def load_project(
             f"the data catalog of env '{env}' does not load: {one_paragraph(error, path)}"
         ) from error
 
-    pipeline = load_pipeline(path, pipeline_name)
-    return KedroProject(
-        path=path,
-        package_name=metadata.package_name,
-        project_name=metadata.project_name,
-        env=env,
-        pipeline_name=pipeline_name,
-        pipeline=pipeline,
-        catalog=catalog,
-        catalog_config=catalog_config,
-        raw_config=raw_config,
-        conf_source=conf_source,
-        config_source=sources.describe(),
-        overrides=dict(overrides or {}),
-        config_sources=sources,
+    if pipeline_names is None:
+        pipeline_names = registered_pipeline_names(path)
+    projects = []
+    names = list(dict.fromkeys(pipeline_names))
+    skipped: list[NothingSelected] = []
+    for pipeline_name in names:
+        pipeline = load_pipeline(path, pipeline_name)
+        try:
+            selected = (filters or PipelineFilter()).apply(pipeline, pipeline_name)
+        except NothingSelected as nothing:
+            # Of several pipelines, those the filter empties are left out.
+            skipped.append(nothing)
+            continue
+        projects.append(
+            KedroProject(
+                path=path,
+                package_name=metadata.package_name,
+                project_name=metadata.project_name,
+                env=env,
+                pipeline_name=pipeline_name,
+                pipeline=selected,
+                catalog=catalog,
+                catalog_config=catalog_config,
+                raw_config=raw_config,
+                conf_source=conf_source,
+                config_source=sources.describe(),
+                overrides=dict(overrides or {}),
+                config_sources=sources,
+                registered_pipeline=pipeline,
+                params=params,
+            )
+        )
+    if not projects:
+        raise skipped[0]
+    for nothing in skipped:
+        logging.getLogger(__name__).warning("%s: left out", nothing)
+    return projects
+
+
+def check_conf_source(conf_source: Path, env: str) -> Path:
+    """A ``--conf-source`` directory must hold the env's directory, as Kedro requires."""
+    if conf_source.is_dir() and not (conf_source / env).is_dir():
+        raise UserError(
+            f"--conf-source {conf_source} has no '{env}' directory: Kedro reads conf/base "
+            f"and conf/<env> from it; create {conf_source / env} or pass another --env"
+        )
+    return conf_source
+
+
+def registered_pipeline_names(path: Path) -> list[str]:
+    """Names of the registered pipelines that have nodes, ``__default__`` first."""
+    from kedro.framework.project import pipelines
+
+    try:
+        registered = dict(pipelines)
+    except Exception as error:  # noqa: BLE001 - the registry runs the project's code
+        raise UserError(
+            f"the pipeline registry of the project at {path} fails: {one_paragraph(error, path)}"
+        ) from error
+    names = sorted(
+        (str(name) for name, pipeline in registered.items() if getattr(pipeline, "nodes", None)),
+        key=lambda name: (name != "__default__", name),
     )
+    if not names:
+        raise UserError(f"the project at {path} registers no pipeline with nodes")
+    return names
 
 
 def import_settings(package_name: str) -> None:
@@ -233,7 +330,7 @@ def load_pipeline(path: Path, pipeline_name: str) -> Any:
     if not pipeline.nodes:
         raise UserError(
             f"pipeline '{pipeline_name}' has no nodes: there is nothing to compile; "
-            "check register_pipelines() or choose another pipeline with --pipeline"
+            "check register_pipelines() or choose another pipeline with --pipelines"
         )
     return pipeline
 

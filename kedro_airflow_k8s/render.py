@@ -48,6 +48,7 @@ class DagContext:
     node_tags: dict[str, set[str]] = field(default_factory=dict)
     version_tag: str | None = None
     config_source: str = ""
+    params: str | None = None
 
 
 @dataclass
@@ -97,12 +98,15 @@ def kedro_arguments(
     from kedro_airflow_k8s.kedro_run import kedro_run_arguments
 
     args = kedro_run_arguments(ctx.pipeline_name, ctx.env, task.nodes)
-    return args, params_value(run_config)
+    return args, params_value(run_config, ctx.params)
 
 
-def params_value(run_config: RunConfig) -> str | None:
+def params_value(run_config: RunConfig, baked: str | None = None) -> str | None:
+    """The ``--params`` value of every task: the compile command's ``--params`` (as
+    written, never templated), then the Airflow macros and Variables."""
+    parts = [neutralise_template(baked)] if baked else []
     # These are meant as Airflow templates; they are the only text not neutralised.
-    parts = [f"{name}={{{{ {name} }}}}" for name in run_config.macro_params]
+    parts += [f"{name}={{{{ {name} }}}}" for name in run_config.macro_params]
     parts += [f"{name}={{{{ var.value.{name} }}}}" for name in run_config.variables_params]
     return ",".join(parts) or None
 

@@ -109,7 +109,7 @@ def spark_group(task: Task, project: KedroProject, nodes: Mapping[str, Any]) -> 
         runner=run.spark.runner,
         tags=frozenset(tag for node in members for tag in node.tags),
         datasets=tuple(dict.fromkeys(datasets)),
-        params=params_value(run),
+        params=params_value(run, project.params),
         reasons=dict(task.reasons),
     )
 
