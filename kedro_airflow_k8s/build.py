@@ -35,7 +35,25 @@ def make_plan(project: KedroProject, dag_name: str | None = None) -> Plan:
     from kedro_airflow_k8s.grouping import build_plan
 
     dag_id = dag_id_from(dag_name) if dag_name else project.dag_id
-    return build_plan(project.pipeline, project.catalog_type, project.config.run_config, dag_id)
+    plan = build_plan(project.pipeline, project.catalog_type, project.config.run_config, dag_id)
+    return whole_namespaces_only(plan, project.registered_pipeline)
+
+
+def whole_namespaces_only(plan: Plan, registered: Any) -> Plan:
+    """Keep a task's namespace only where ``kedro run --pipelines P --namespaces ns`` runs
+    exactly its nodes: a node filter may have left part of the namespace out."""
+    if registered is None or not any(task.namespace for task in plan.tasks):
+        return plan
+    import dataclasses
+
+    tasks = []
+    for task in plan.tasks:
+        if task.namespace:
+            whole = registered.only_nodes_with_namespaces([task.namespace])
+            if {node.name for node in whole.nodes} != set(task.nodes):
+                task = dataclasses.replace(task, namespace=None)
+        tasks.append(task)
+    return dataclasses.replace(plan, tasks=tuple(tasks))
 
 
 def dag_context(project: KedroProject) -> DagContext:

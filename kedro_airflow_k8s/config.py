@@ -209,6 +209,13 @@ class RunConfig(StrictModel):
         default=True,
         description="Put nodes joined by a MemoryDataset in one task; false makes it an error.",
     )
+    group_by: Literal["none", "memory", "namespace"] = Field(
+        default="memory",
+        description="How nodes become tasks. memory: Spark groups, and nodes joined by a "
+        "MemoryDataset together; namespace: each top-level Kedro namespace is one task "
+        "(`kedro run --namespaces`), a Spark task when it holds Spark nodes; none: no "
+        "grouping beyond Spark groups, and a MemoryDataset between tasks is an error.",
+    )
     spark: SparkConfig = Field(default_factory=NoSparkConfig)
     """How Spark groups run: the backend named by `type` and its own keys."""
 

@@ -20,6 +20,11 @@ from kedro_airflow_k8s.classify import (
 )
 from kedro_airflow_k8s.config import SPARK_RESOURCES_TAG_PREFIX, RunConfig
 from kedro_airflow_k8s.errors import PlanError
+from kedro_airflow_k8s.namespace_grouping import (
+    explain_namespaces,
+    group_namespaces,
+    top_level_namespace,
+)
 from kedro_airflow_k8s.plan import Plan, Task, topological_order
 from kedro_airflow_k8s.spark_merge import MergeRules, merge_adjacent_spark_tasks
 
@@ -35,26 +40,46 @@ def build_plan(
     """The task plan of ``pipeline``: every node in one task, tasks in dependency order.
 
     Raises ``PlanError`` when a MemoryDataset would cross tasks and
-    ``run_config.group_memory_nodes`` is false.
+    ``run_config.group_memory_nodes`` is false or ``run_config.group_by`` is none.
     """
     type_of = cached_catalog_type(catalog_type)
     graph = _NodeGraph.of(pipeline, type_of)
     direct_spark = classify(pipeline, type_of, run_config.spark)
     is_spark = [name in direct_spark for name in graph.names]
+    by_namespace = run_config.group_by == "namespace"
+    merge_memory = run_config.group_memory_nodes and run_config.group_by != "none"
 
     task_of = _UnionFind(len(graph.names))
+    namespaces = [top_level_namespace(node) for node in pipeline.nodes]
+    if by_namespace:
+        group_namespaces(namespaces, task_of)
     if run_config.spark.group_spark_nodes:
         for edge in graph.edges:
             if is_spark[edge.producer] and is_spark[edge.consumer]:
-                task_of.union(edge.producer, edge.consumer)
-    if run_config.group_memory_nodes:
+                # By namespace, Spark nodes of two namespaces still run in their own tasks.
+                if not by_namespace or namespaces[edge.producer] == namespaces[edge.consumer]:
+                    task_of.union(edge.producer, edge.consumer)
+    if merge_memory:
         for edge in graph.memory_edges:
             task_of.union(edge.producer, edge.consumer)
     _merge_cycles(graph, task_of)
-    if not run_config.group_memory_nodes:
+    if not merge_memory:
         _forbid_memory_crossings(graph, task_of)
-    notes = _merge_adjacent_spark(graph, task_of, is_spark, pipeline, run_config)
-    return _assemble(graph, task_of, is_spark, direct_spark, dag_id, notes)
+    notes = (
+        {}
+        if by_namespace
+        else _merge_adjacent_spark(graph, task_of, is_spark, pipeline, run_config)
+    )
+    plan = _assemble(graph, task_of, is_spark, direct_spark, dag_id, notes)
+    if not by_namespace:
+        return plan
+    names = graph.names
+    return explain_namespaces(
+        plan,
+        dict(zip(names, namespaces, strict=True)),
+        [(names[e.producer], names[e.consumer], e.dataset) for e in graph.memory_edges],
+        direct_spark,
+    )
 
 
 def _merge_adjacent_spark(

@@ -24,6 +24,8 @@ class Task:
     nodes: tuple[str, ...]
     upstream: tuple[str, ...] = ()
     reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    namespace: str | None = None
+    """The top-level Kedro namespace this task runs whole (``group_by: namespace``)."""
 
     @property
     def is_spark(self) -> bool:
@@ -36,7 +38,7 @@ class Task:
             "nodes": list(self.nodes),
             "upstream": list(self.upstream),
             "reasons": {name: self.reasons.get(name, "") for name in self.nodes},
-        }
+        } | ({"namespace": self.namespace} if self.namespace else {})
 
 
 @dataclass(frozen=True)

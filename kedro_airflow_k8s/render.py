@@ -97,7 +97,7 @@ def kedro_arguments(
     """The ``kedro run`` arguments of a task, and its ``--params`` value (with macros)."""
     from kedro_airflow_k8s.kedro_run import kedro_run_arguments
 
-    args = kedro_run_arguments(ctx.pipeline_name, ctx.env, task.nodes)
+    args = kedro_run_arguments(ctx.pipeline_name, ctx.env, task.nodes, namespace=task.namespace)
     return args, params_value(run_config, ctx.params)
 
 
