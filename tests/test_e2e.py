@@ -8,12 +8,14 @@ no run's outputs can satisfy another run's checks.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from tests.conftest import DEFAULT_CONFIG, ProjectFactory
 from tests.e2e_support import (
     REPO,
     Airflow,
@@ -31,6 +33,7 @@ from tests.e2e_support import (
     run_dag,
     spark_standalone,
 )
+from tests.spaceflights import NAMESPACE_NODES, make_spaceflights
 
 pytestmark = pytest.mark.e2e
 
@@ -260,3 +263,35 @@ def test_no_memory_dataset_crosses_a_task_boundary(green_run: DagRun, airflow: A
     report = task_of["build_region_report"]
     spark = green_run.spark_task["task_id"]
     assert {base(name) for name in crossing[(spark, report)]} == {"shop_sales", "shop_ranking"}
+
+
+@pytest.fixture(scope="module")
+def namespace_run(airflow: Airflow, tmp_path_factory: pytest.TempPathFactory) -> DagRun:
+    """The spaceflights shape grouped by namespace: a task per namespace on this machine."""
+    project = make_spaceflights(ProjectFactory(tmp_path_factory.mktemp("namespaces")))
+    run_config = {
+        **DEFAULT_CONFIG["run_config"],
+        "group_by": "namespace",
+        "node_runner": "local",
+        "local_runner": {"kedro_command": str(demo.BIN / "kedro")},
+    }
+    ProjectFactory.write_config(project, "base", {**DEFAULT_CONFIG, "run_config": run_config})
+    plan = compile_dag(project, airflow, "spaceflights-namespaces", pythonpath=REPO)
+    return run_dag(project, airflow, "spaceflights-namespaces", plan)
+
+
+def test_namespace_grouped_dag_runs_one_task_per_namespace(namespace_run: DagRun):
+    run = namespace_run
+    failed = {task: state for task, state in run.task_states.items() if state != "success"}
+    assert run.state == "success" and not failed, f"{failed}; see {run.log}"
+    plan = {task["task_id"]: task for task in run.plan["tasks"]}
+    assert {task: plan[task]["nodes"] for task in plan} == NAMESPACE_NODES
+    assert plan["reporting"]["upstream"] == ["data_processing", "data_science"]
+    assert set(run.task_states) == {f"kedro.{namespace}" for namespace in NAMESPACE_NODES}
+    for namespace, nodes in NAMESPACE_NODES.items():
+        log = run.task_log(f"kedro.{namespace}")
+        assert f"--namespaces {namespace}" in log
+        for node in nodes:
+            assert f"Completed node: {node}" in " ".join(log.split())
+    report = json.loads((run.project / "data" / "report.json").read_text())
+    assert report == {"rows": 2, "mae": 20.0}  # trained on the first shuttle, tested on the second

@@ -246,3 +246,38 @@ def test_python_m_entry_point_keeps_kedro_start_up_logs_off_stdout(make_project)
     plans = json.loads(done.stdout)
     assert len(plans) == 4
     assert "LOG kedro.framework.project Using 'conf/logging.yml'" in done.stderr
+
+
+def test_schedule_and_upload_pipeline_publish_one_dag_per_pipeline(make_project, cli, tmp_path):
+    config = yaml.safe_load(yaml.safe_dump(DEFAULT_CONFIG))
+    config["run_config"]["cron_expression"] = "0 3 * * *"
+    config["pipelines"] = {"data_science": {"cron_expression": "@weekly"}}
+    project = make_spaceflights(make_project, config)
+    scheduled, uploaded = tmp_path / "scheduled", tmp_path / "uploaded"
+    pipelines = "data_science,reporting"
+    result = cli(project, "schedule", "-p", pipelines, "--output", f"{scheduled}/")
+    assert result.exit_code == 0, result.output
+    science = (scheduled / f"{project.name}-data_science.py").read_text()
+    reporting = (scheduled / f"{project.name}-reporting.py").read_text()
+    assert "schedule='@weekly'" in science and "schedule='0 3 * * *'" in reporting
+
+    result = cli(project, "upload-pipeline", "--pipelines", pipelines, "--output", f"{uploaded}/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in uploaded.iterdir()) == [
+        f"{project.name}-data_science.py",
+        f"{project.name}-reporting.py",
+    ]
+
+
+def test_schedule_checks_every_pipeline_has_a_schedule_before_publishing(
+    make_project, cli, tmp_path
+):
+    config = yaml.safe_load(yaml.safe_dump(DEFAULT_CONFIG))
+    config["pipelines"] = {"data_science": {"cron_expression": "@weekly"}}
+    project = make_spaceflights(make_project, config)
+    target = tmp_path / "scheduled"
+    result = cli(project, "schedule", "-p", "data_science,reporting", "--output", f"{target}/")
+    assert result.exit_code == 2
+    assert "pipeline 'reporting' has no schedule" in result.output
+    assert "pipelines.reporting.cron_expression" in result.output
+    assert not target.exists()
