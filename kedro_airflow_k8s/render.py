@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 
-from kedro_airflow_k8s import __version__
+from kedro_airflow_k8s import __version__, mlflow_run
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
     POD_TEMPLATE_TAG_PREFIX,
@@ -27,6 +27,7 @@ from kedro_airflow_k8s.source import (
     comment,
     identifier,
     literal,
+    neutralise_all,
     neutralise_template,
     template_literal,
 )
@@ -294,6 +295,16 @@ class DagRenderer:
             )
         if spark is not None:
             imports.update(spark.imports)
+        mlflow = mlflow_run.rendering(
+            run,
+            self.plan.dag_id,
+            commit_sha=self.ctx.commit_sha,
+            pipeline=self.ctx.pipeline_name,
+            env=self.ctx.env,
+        )
+        task_env = mlflow.env if mlflow else {}
+        if mlflow is not None:
+            imports.update(mlflow.imports)
 
         profiles = []
         if not local:
@@ -328,13 +339,16 @@ class DagRenderer:
             "tags": tags,
             "dag_doc": dag_doc(self.plan, self.ctx),
             "header": header_doc(self.plan, self.ctx),
-            "pod_defaults": None if local else pod_defaults(run),
-            "local_env": {**run.env_vars, **run.local_runner.env_vars},
+            "pod_defaults": None if local else pod_defaults(run, task_env),
+            "local_env": env_literal({**run.env_vars, **run.local_runner.env_vars}, task_env, 0),
             "project_path": run.local_runner.project_path or self.ctx.project_path,
             "profiles": profiles,
             "sensors": sensors,
             "blocks": blocks,
             "spark": spark,
+            "mlflow": mlflow,
+            "mlflow_start": mlflow_run.START_TASK,
+            "mlflow_end": mlflow_run.END_TASK,
             "dependencies": dependency_lines(blocks),
         }
 
@@ -397,6 +411,7 @@ RESERVED_NAMES = {
     "ExternalTaskSensor",
     "os",
     "hashlib",
+    *mlflow_run.DAG_NAMES,
 }
 
 
@@ -413,7 +428,13 @@ def profile_var(name: str) -> str:
     return "RESOURCES_" + identifier(name, prefix="profile").upper()
 
 
-def pod_defaults(run: RunConfig) -> str:
+def env_literal(user_env: dict[str, str], task_env: dict[str, str], indent: int) -> str:
+    """Source of an environment mapping for a templated field: the user's values render as
+    written; ``task_env`` values (the MLflow variables) are templates meant to render."""
+    return literal({**neutralise_all(user_env), **task_env}, indent)
+
+
+def pod_defaults(run: RunConfig, task_env: dict[str, str] | None = None) -> str:
     lines = [
         f'    "namespace": {template_literal(run.namespace)},',
         f'    "image": {template_literal(run.image)},',
@@ -432,8 +453,8 @@ def pod_defaults(run: RunConfig) -> str:
         lines.append(f'    "image_pull_secrets": [{refs}],')
     if run.kubernetes_conn_id:
         lines.append(f'    "kubernetes_conn_id": {template_literal(run.kubernetes_conn_id)},')
-    if run.env_vars:
-        lines.append(f'    "env_vars": {template_literal(run.env_vars, 4)},')
+    if run.env_vars or task_env:
+        lines.append(f'    "env_vars": {env_literal(run.env_vars, task_env or {}, 4)},')
     if run.secrets:
         items = "\n".join(f"        {secret_source(s)}," for s in run.secrets)
         lines.append('    "secrets": [\n' + items + "\n    ],")

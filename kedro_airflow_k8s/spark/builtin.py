@@ -19,6 +19,8 @@ class SparkContext:
 
     ``artifacts`` maps an artifact kind ("entry", "init", "wheel", "conf") to where
     it is at run time; ``dataset_paths`` maps a dataset name to its catalog filepath.
+    ``driver_env`` holds the variables every Spark driver must get, whatever the backend
+    (``MLFLOW_RUN_ID`` and friends): text for templated fields, rendered for each DAG run.
     """
 
     dag_id: str = "kedro"
@@ -26,6 +28,7 @@ class SparkContext:
     project_path: str = "."
     artifacts: Mapping[str, str] = field(default_factory=dict)
     dataset_paths: Mapping[str, str] = field(default_factory=dict)
+    driver_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def image_project_home(self) -> str:

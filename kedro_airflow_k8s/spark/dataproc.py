@@ -20,6 +20,7 @@ from kedro_airflow_k8s.spark.builtin import (
     safe_args,
     tlit,
 )
+from kedro_airflow_k8s.spark.driver_env import with_cluster_env
 
 OPERATORS = "airflow.providers.google.cloud.operators.dataproc"
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -71,9 +72,11 @@ class DataprocFactory(BuiltinFactory):
         body = cluster_config_with(cluster_config, init_script_path, settings.idle_delete_ttl)
         labels = checked_labels({**config.spark.labels, **settings.labels})
         arguments = [("task_id", literal("create_spark_cluster")), *self._location(config)]
+        safe_body = neutralise_all(body)
+        with_cluster_env(safe_body, self.context.driver_env)
         arguments += [
             ("cluster_name", literal(cluster.CLUSTER_NAME)),
-            ("cluster_config", tlit(body)),
+            ("cluster_config", literal(safe_body, 4)),
         ]
         if labels:
             arguments.append(("labels", tlit(labels)))

@@ -55,6 +55,7 @@ class KubernetesFactory(spark_submit.SparkSubmitFactory):
             extra_args=project_path_args(config, project_home),
             conf=conf,
             deploy_mode=spark.deploy_mode,
+            driver_env=self.context.driver_env,
         )
 
 

@@ -6,6 +6,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from kedro_airflow_k8s import mlflow_run
 from kedro_airflow_k8s.classify import is_parameter
 from kedro_airflow_k8s.config import SparkConfig
 from kedro_airflow_k8s.errors import UserError
@@ -131,6 +132,7 @@ def spark_context(
         project_path=str(project.path),
         artifacts=dict(artifacts or {}),
         dataset_paths=paths,
+        driver_env=mlflow_run.task_env(project.config.run_config, plan.dag_id),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig, SparkResources
@@ -18,6 +19,7 @@ from kedro_airflow_k8s.spark.builtin import (
     safe_args,
     tlit,
 )
+from kedro_airflow_k8s.spark.driver_env import with_application_env
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 
@@ -57,7 +59,7 @@ class SparkOperatorFactory(BuiltinFactory):
             ("kubernetes_conn_id", tlit(settings.kubernetes_conn_id)),
             ("delete_on_termination", literal(settings.delete_on_termination)),
             ("startup_timeout_seconds", literal(config.startup_timeout)),
-            ("template_spec", manifest_literal(manifest, node.params)),
+            ("template_spec", manifest_literal(manifest, node.params, self.context.driver_env)),
         ]
         return call("SparkKubernetesOperator", arguments)
 
@@ -102,12 +104,16 @@ def application(
     }
 
 
-def manifest_literal(manifest: dict[str, Any], params: str | None) -> str:
-    """The manifest as source: every text neutralised but the ``--params`` macros."""
+def manifest_literal(
+    manifest: dict[str, Any], params: str | None, driver_env: Mapping[str, str] | None = None
+) -> str:
+    """The manifest as source: every text neutralised but the ``--params`` macros and the
+    ``driver_env`` values (rendered for each DAG run)."""
     spec = {
         key: safe_args(list(value), params) if key == "arguments" else neutralise_all(value)
         for key, value in manifest["spec"].items()
     }
+    with_application_env(spec, driver_env or {})
     return literal({**neutralise_all(manifest), "spec": spec}, 4)
 
 

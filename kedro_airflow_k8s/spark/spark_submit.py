@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig
@@ -17,6 +18,7 @@ from kedro_airflow_k8s.spark.builtin import (
     k8s_name,
     tlit,
 )
+from kedro_airflow_k8s.spark.driver_env import submit_env_vars
 
 IMPORTS = "\n".join(
     [
@@ -90,6 +92,7 @@ def submit_source(
     conf: dict[str, str],
     deploy_mode: str,
     env_vars: dict[str, str] | None = None,
+    driver_env: Mapping[str, str] | None = None,
 ) -> str:
     """``SparkSubmitOperator(...)`` for one group; ``run_config.spark.submit_args`` win."""
     submit_args = dict(config.spark.submit_args)
@@ -108,8 +111,9 @@ def submit_source(
         ("application_args", args_literal(group, extra_args)),
         ("conf", tlit(conf)),
     ]
-    if env_vars:
-        arguments.append(("env_vars", tlit(env_vars)))
+    env_source = submit_env_vars(env_vars or {}, driver_env or {})
+    if env_source:
+        arguments.append(("env_vars", env_source))
     chosen = dict(arguments)
     chosen.update((key, tlit(value)) for key, value in submit_args.items())
     return call("SparkSubmitOperator", list(chosen.items()))

@@ -46,6 +46,7 @@ class StandaloneFactory(spark_submit.SparkSubmitFactory):
             conf=conf,
             deploy_mode="client",
             env_vars=dict(spark.env_vars),
+            driver_env=self.context.driver_env,
         )
 
 
