@@ -204,18 +204,19 @@ def test_dag_file_imports_no_mlflow_at_parse_time(green: TrackedRun, airflow: Ai
     code = (
         "import json, sys\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(dag_file)!r}, include_examples=False)\n"
+        f"bag = DagBag(dag_folder={str(dag_file)!r}, safe_mode=False)\n"
         "print(json.dumps({'errors': {str(k): v for k, v in bag.import_errors.items()},\n"
         "    'dags': sorted(bag.dag_ids),\n"
         "    'mlflow': sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow')}))\n"
     )
-    output = subprocess.run(
+    parsing = subprocess.run(
         [str(demo.BIN / "python"), "-c", code],
         env=airflow.env,
         capture_output=True,
         text=True,
         timeout=300,
-        check=True,
-    ).stdout
+    )
+    assert parsing.returncode == 0, parsing.stderr
+    output = parsing.stdout
     parsed = json.loads(output.strip().splitlines()[-1])
     assert parsed == {"errors": {}, "dags": ["mlflow-demo"], "mlflow": []}
