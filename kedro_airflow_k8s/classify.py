@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import inspect
+import logging
 import os
 import sys
 import tokenize
@@ -12,7 +14,7 @@ import typing
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kedro.io.core import DatasetError
+from kedro.io.core import DatasetError, parse_dataset_definition
 from kedro.pipeline import Pipeline
 
 from kedro_airflow_k8s.config import SPARK_TAG, SparkConfig
@@ -59,21 +61,75 @@ def classify(pipeline: Pipeline, catalog_type: CatalogType, spark: SparkConfig) 
 
 
 def catalog_types(catalog: Any) -> CatalogType:
-    """``CatalogType`` of a Kedro ``DataCatalog``, robust to dataset classes that fail to import.
+    """``CatalogType`` of a Kedro ``DataCatalog``: what ``catalog.get_type`` says, in time
+    independent of the catalog's size per dataset class rather than per dataset.
 
-    ``get_type`` imports the dataset class, and ``kedro_datasets.spark.SparkDataset``
-    imports ``hdfs``, which no kedro-datasets 9.6 extra installs. The configured
-    ``type`` spelling (``spark.SparkDataset``) still says what the dataset is.
+    ``get_type`` resolves a dataset factory pattern for every name (a deep copy and,
+    for a catch-all pattern, one logged warning each) and then imports the class
+    again. Here a name's pattern is matched once and each configured ``type`` is
+    resolved to its class once. A ``type`` that does not import (``kedro_datasets.spark``
+    needs ``hdfs``, which no kedro-datasets 9.6 extra installs) is reported as
+    configured: its spelling (``spark.SparkDataset``) still says what the dataset is.
     """
+    resolver = catalog.config_resolver
+    declared = resolver.config
+    explicit = set(catalog.keys())
+    pattern_config = getattr(resolver, "_get_pattern_config", None)
+
+    @functools.cache
+    def class_path(configured: Any) -> str | None:
+        try:
+            dataset_class, _ = parse_dataset_definition({"type": configured})
+        except DatasetError:
+            return configured if isinstance(configured, str) else None
+        return f"{dataset_class.__module__}.{dataset_class.__qualname__}"
+
+    def resolved_type(name: str) -> Any:
+        with quiet_catch_all_notices():
+            return resolver.resolve_pattern(name).get("type")
 
     def type_of(name: str) -> str | None:
+        if name in declared:
+            configured = declared[name].get("type")
+        elif name in explicit:
+            return catalog.get_type(name)  # a dataset object given to the catalog
+        else:
+            pattern = resolver.match_dataset_pattern(name) or (
+                resolver.match_user_catch_all_pattern(name)
+            )
+            if pattern is None:
+                return None  # undeclared: a MemoryDataset at run time
+            config = pattern_config(pattern) if pattern_config else {}
+            configured = config.get("type")
+            if not isinstance(configured, str) or "{" in configured:
+                configured = resolved_type(name)  # the type itself has placeholders
         try:
+            return class_path(configured)
+        except TypeError:  # an unhashable type entry: let Kedro judge it
             return catalog.get_type(name)
-        except DatasetError:
-            configured = catalog.config_resolver.resolve_pattern(name).get("type")
-            return configured if isinstance(configured, str) else None
 
     return type_of
+
+
+# Kedro logs this once per dataset a catch-all pattern ("{name}") resolves: one rich-formatted
+# line per lookup, most of a big plan's time and nothing the user asked about.
+_PATTERN_LOGGER = "kedro.io.catalog_config_resolver"
+_CATCH_ALL_NOTICE = "Config from the dataset pattern"
+
+
+def _not_catch_all_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(_CATCH_ALL_NOTICE)
+
+
+@contextlib.contextmanager
+def quiet_catch_all_notices() -> Iterator[None]:
+    """Drop Kedro's per-dataset catch-all pattern notice, and only it, during catalog lookups."""
+    logger = logging.getLogger(_PATTERN_LOGGER)
+    logger.addFilter(_not_catch_all_notice)
+    try:
+        yield
+    finally:
+        logger.removeFilter(_not_catch_all_notice)
 
 
 def cached_catalog_type(catalog_type: CatalogType) -> CatalogType:

@@ -83,8 +83,11 @@ class KedroProject:
         """The catalog entry of ``name`` (patterns resolved), credentials removed."""
         entry = self.catalog_config.get(name)
         if entry is None:
+            from kedro_airflow_k8s.classify import quiet_catch_all_notices
+
             try:
-                resolved = self.catalog.config_resolver.resolve_pattern(name)
+                with quiet_catch_all_notices():
+                    resolved = self.catalog.config_resolver.resolve_pattern(name)
             except Exception:  # noqa: BLE001
                 resolved = None
             entry = resolved or {}

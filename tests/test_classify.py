@@ -4,6 +4,7 @@ import functools
 import importlib.util
 import itertools
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import typing
 from pathlib import Path
 
 import pytest
-from kedro.io import DataCatalog
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.io.core import DatasetError
 from kedro.pipeline import Pipeline, node
 
 from kedro_airflow_k8s.classify import (
@@ -20,6 +22,7 @@ from kedro_airflow_k8s.classify import (
     classify,
     is_memory_type,
     is_spark_dataset_type,
+    quiet_catch_all_notices,
     same_class,
 )
 from kedro_airflow_k8s.config import SPARK_TAG, SparkConfig
@@ -459,3 +462,61 @@ def test_classify_is_pure_and_ordered_like_the_pipeline():
     first = spark_reasons(*nodes)
     assert list(first) == [f"n{i}" for i in range(5)]
     assert spark_reasons(*reversed(nodes)) == first
+
+
+def catalog_with_patterns(tmp_path, catch_all=True):
+    config = {
+        "explicit_table": {"type": "spark.SparkDataset", "filepath": str(tmp_path / "t")},
+        "explicit_csv": {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "e.csv")},
+        "{name}_parquet": {
+            "type": "pandas.ParquetDataset",
+            "filepath": str(tmp_path / "{name}.pq"),
+        },
+        "{kind}#{name}": {"type": "pandas.{kind}Dataset", "filepath": str(tmp_path / "{name}")},
+        "{name}_mem": {"type": "MemoryDataset"},
+    }
+    if catch_all:
+        config["{name}"] = {"type": "pandas.CSVDataset", "filepath": str(tmp_path / "{name}.csv")}
+    catalog = DataCatalog.from_config(config)
+    catalog["given_object"] = MemoryDataset()
+    return catalog
+
+
+NAMES = [
+    "explicit_table",
+    "explicit_csv",
+    "sales_parquet",
+    "JSON#events",
+    "CSV#orders",
+    "scratch_mem",
+    "given_object",
+    "anything_else",
+    "params:alpha",
+]
+
+
+@pytest.mark.parametrize("catch_all", [True, False])
+def test_catalog_types_agree_with_kedro_get_type(tmp_path, catch_all):
+    catalog = catalog_with_patterns(tmp_path, catch_all)
+    type_of = catalog_types(catalog)
+    expected = {}
+    for name in NAMES:
+        try:
+            expected[name] = catalog.get_type(name)
+        except DatasetError:  # spark.SparkDataset needs hdfs, absent here
+            expected[name] = "spark.SparkDataset"
+    assert {name: type_of(name) for name in NAMES} == expected
+    assert (type_of("anything_else") is None) is not catch_all
+
+
+def test_catch_all_pattern_notice_is_dropped_only_inside_lookups(tmp_path, caplog):
+    catalog = catalog_with_patterns(tmp_path)
+    resolver = catalog.config_resolver
+    logger = logging.getLogger("kedro.io.catalog_config_resolver")
+    caplog.set_level(logging.WARNING)
+    with quiet_catch_all_notices():
+        resolver.resolve_pattern("quiet_one")
+        logger.warning("another warning")
+    assert [r.getMessage() for r in caplog.records] == ["another warning"]
+    resolver.resolve_pattern("loud_one")
+    assert "'loud_one'" in caplog.records[-1].getMessage()

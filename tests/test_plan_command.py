@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 SPARK_NODES = """
 from kedro.pipeline import Pipeline, node
@@ -100,3 +104,45 @@ def test_memory_dataset_error_names_dataset_and_nodes(make_project, cli):
     assert "d_out" in result.output and "'d'" in result.output and "'e'" in result.output
     assert "Traceback" not in result.output
     assert not (project / "dags").exists()
+
+
+CATCH_ALL_NODES = """
+from kedro.pipeline import Pipeline, node
+
+
+def f(*frames):
+    return frames[0]
+
+
+def create_pipeline(**kwargs):
+    steps = [node(f, "raw", "out_0", name="step_0", tags=["kedro-airflow-k8s.group.pyspark"])]
+    for i in range(1, 200):
+        steps.append(node(f, [f"out_{i - 1}", "raw"], f"out_{i}", name=f"step_{i}"))
+    return Pipeline(steps)
+"""
+
+
+def test_plan_on_a_catch_all_catalog_prints_no_line_per_dataset(make_project):
+    """Kedro warns once per dataset a "{name}" pattern resolves; plan must not pass that on."""
+    project = make_project(
+        nodes=CATCH_ALL_NODES,
+        catalog={"{name}": {"type": "pandas.CSVDataset", "filepath": "data/{name}.csv"}},
+    )
+    repo = str(Path(__file__).resolve().parent.parent)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "kedro", "airflow-k8s", "plan", "--format", "json"],
+        cwd=project,
+        env={**env, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    output = completed.stdout + completed.stderr
+    assert "dataset pattern" not in output
+    assert not any(f"out_{i}'" in output for i in range(200))
+    assert '"step_199"' in completed.stdout
