@@ -16,6 +16,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import DatasetError
 from kedro.pipeline import Pipeline, node
+from pydantic import TypeAdapter
 
 from kedro_airflow_k8s.classify import (
     catalog_types,
@@ -37,7 +38,8 @@ def anything(*args):
 
 def spark_reasons(*nodes, types=None, **spark_settings) -> dict[str, str]:
     catalog_type = (types or {}).get
-    return classify(Pipeline(list(nodes)), catalog_type, SparkConfig(**spark_settings))
+    spark = TypeAdapter(SparkConfig).validate_python(spark_settings)
+    return classify(Pipeline(list(nodes)), catalog_type, spark)
 
 
 def load_module(tmp_path: Path, source: str) -> typing.Any:
@@ -287,7 +289,7 @@ sys.path.insert(0, {directory!r})
 
 from kedro.pipeline import Pipeline, node
 from kedro_airflow_k8s.classify import classify
-from kedro_airflow_k8s.config import SparkConfig
+from kedro_airflow_k8s.spark_config import NoSparkConfig
 import typed_nodes as m
 
 pipeline = Pipeline([
@@ -297,7 +299,7 @@ pipeline = Pipeline([
     node(m.connect, "g", "h", name="connect"),
     node(m.pandas_frame, "i", "j", name="pandas_frame"),
 ])
-reasons = classify(pipeline, lambda name: None, SparkConfig())
+reasons = classify(pipeline, lambda name: None, NoSparkConfig())
 print(json.dumps({{"reasons": reasons, "imported": "pyspark" in sys.modules}}))
 """
 
