@@ -178,6 +178,9 @@ def test_node_filters_select_nodes_as_kedro_run_does(make_project, cli):
     assert planned_nodes(plan_json(cli, project, "--to-outputs", "preprocessed_shuttles")) == {
         "data_processing.preprocess_shuttles"
     }
+    assert planned_nodes(plan_json(cli, project, "--from-inputs", "metrics")) == {
+        "reporting.make_report"
+    }
 
 
 def test_filters_over_several_pipelines_leave_out_the_emptied_ones(make_project, cli):

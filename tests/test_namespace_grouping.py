@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -202,3 +203,30 @@ def test_namespace_tasks_run_kedro_run_namespaces(make_project, cli):
         "--nodes",
         "data_science.split_data,data_science.train_model",
     ]
+
+
+def test_a_namespace_with_a_spark_node_compiles_to_a_spark_application(
+    make_project, cli, monkeypatch
+):
+    # The Spark provider is slow to import on a busy machine; parsing also sets the DAG's
+    # AIRFLOW_CONN_* variable, which monkeypatch removes again.
+    monkeypatch.setenv("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "300")
+    monkeypatch.setattr(os, "environ", os.environ.copy())
+    config = namespace_config()
+    config["run_config"]["spark"] = {"type": "k8s", "master": "k8s://https://127.0.0.1:6443"}
+    project = make_spaceflights(make_project, config)
+    module = next(project.glob("src/*/pipelines/main.py"))
+    module.write_text(
+        module.read_text().replace('tags=["training"]', f'tags=["training", "{SPARK_TAG}"]')
+    )
+    result = cli(project, "compile")
+    assert result.exit_code == 0, result.output
+    bag = load_dagbag(project / "dags")
+    assert bag.import_errors == {}
+    dag = bag.dags[project.name]
+    assert sorted(dag.task_dict) == [f"kedro.{namespace}" for namespace in NAMESPACE_NODES]
+    spark = dag.get_task("kedro.data_science")
+    assert type(spark).__name__ == "SparkSubmitOperator"
+    assert "data_science.split_data,data_science.train_model,data_science.evaluate_model" in (
+        spark.application_args
+    )
