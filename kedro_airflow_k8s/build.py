@@ -212,6 +212,32 @@ def spark_path_warnings(project: KedroProject, plan: Plan) -> tuple[str, ...]:
     return tuple(warn_local_paths(filepaths, backend))
 
 
+def prune_artifacts(artifacts_dir: Path, package_name: str, current: set[str]) -> list[Path]:
+    """Remove this package's artifact versions under ``artifacts_dir`` except ``current``
+    and the most recently written other one: a DAG run that started before this compile
+    may still be reading it. Other packages' versions are left alone. Returns what went.
+    """
+    if not artifacts_dir.is_dir():
+        return []
+    entry_prefix = f"spark_run-{package_name}-"
+    ours = [
+        folder
+        for folder in artifacts_dir.iterdir()
+        if folder.is_dir()
+        and not folder.name.startswith(".")
+        and any(f.name.startswith(entry_prefix) for f in folder.iterdir())
+    ]
+    older = sorted(
+        (folder for folder in ours if folder.name not in current),
+        key=lambda folder: folder.stat().st_mtime_ns,
+        reverse=True,
+    )
+    removed = older[1:]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
 def ignore_artifacts_in(dags_dir: Path) -> None:
     """Keep Airflow from parsing the artifacts when they sit inside its DAG folder
     (it treats every zip file, wheels included, as a possible DAG bundle)."""

@@ -123,6 +123,7 @@ def compile_command(
         compile_with_artifacts,
         dag_path,
         ignore_artifacts_in,
+        prune_artifacts,
     )
     from kedro_airflow_k8s.render import write_atomic
 
@@ -152,6 +153,10 @@ def compile_command(
             click.echo(f"Spark artifacts {artifacts.version} in {artifacts.wheel.path.parent}:")
             for artifact in artifacts:
                 click.echo(f"  {artifact.kind:6} {artifact.name}")
+    built = {result.artifacts.version for _, result in results if result.artifacts is not None}
+    if built:
+        for folder in prune_artifacts(output_dir / ARTIFACTS_DIR, projects[0].package_name, built):
+            click.echo(f"Removed Spark artifacts {folder.name} (older than the previous DAG's)")
 
 
 def check_distinct_dag_ids(dag_ids: list[str]) -> None:

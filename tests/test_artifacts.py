@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -25,9 +26,11 @@ from kedro_airflow_k8s.artifacts import (
     select_conf_files,
     warn_local_paths,
 )
+from kedro_airflow_k8s.build import prune_artifacts
 from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.publish import publish
+from tests.spark_projects import SIMPLE_CATALOG, SIMPLE_NODES, config
 
 PACKAGE = "spark_tiny"
 GIT = shutil.which("git")
@@ -600,3 +603,47 @@ def test_remote_cluster_warns_about_relative_local_paths(backend):
 @pytest.mark.parametrize("backend", ["standalone", "none"])
 def test_local_backends_do_not_warn(backend):
     assert warn_local_paths(PATHS, backend) == []
+
+
+def fake_version(folder: Path, package: str, version: str, age: int) -> Path:
+    """A version folder as build_artifacts leaves it, written ``age`` hours ago."""
+    target = folder / version
+    target.mkdir(parents=True)
+    (target / f"spark_run-{package}-{version}.py").write_text("")
+    stamp = time.time() - age * 3600
+    os.utime(target, (stamp, stamp))
+    return target
+
+
+def test_prune_keeps_current_and_previous_version_of_the_package_only(tmp_path):
+    for version, age in [("v1", 5), ("v2", 4), ("v3", 3), ("v4", 2)]:
+        fake_version(tmp_path, "demo", version, age)
+    fake_version(tmp_path, "other_project", "x1", 9)
+    (tmp_path / ".build-leftover").mkdir()
+
+    removed = prune_artifacts(tmp_path, "demo", current={"v2"})
+
+    assert sorted(p.name for p in removed) == ["v1", "v3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".build-leftover", "v2", "v4", "x1"]
+
+
+def test_compile_prunes_artifact_versions_older_than_the_previous(make_project, cli):
+    project = make_project(
+        nodes=SIMPLE_NODES,
+        catalog=SIMPLE_CATALOG,
+        config=config({"type": "standalone", "resources": {"big": {"driver_memory": "1g"}}}),
+    )
+    artifacts_dir = project / "dags" / ".kedro-airflow-k8s"
+    package = project.name
+    oldest = fake_version(artifacts_dir, package, "h000000000001", age=3)
+    previous = fake_version(artifacts_dir, package, "h000000000002", age=2)
+
+    result = cli(project, "compile")
+
+    assert result.exit_code == 0, result.output
+    versions = sorted(p.name for p in artifacts_dir.iterdir() if not p.name.startswith("."))
+    assert previous.name in versions and oldest.name not in versions
+    assert len(versions) == 2
+    (current,) = set(versions) - {previous.name}
+    assert (artifacts_dir / current / f"spark_run-{package}-{current}.py").is_file()
+    assert f"Removed Spark artifacts {oldest.name}" in result.output
