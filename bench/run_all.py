@@ -49,10 +49,17 @@ def e2e_section() -> list[str]:
     return bench_e2e.run()
 
 
+def cli_section() -> list[str]:
+    import bench_cli
+
+    return bench_cli.run()
+
+
 SECTIONS = {
     "plan": ("Plan time against pipeline size (classify + build_plan)", plan_section),
     "parse": ("DAG parse time in Airflow's DagBag", parse_section),
     "e2e": ("End to end: Spark nodes grouped and ungrouped", e2e_section),
+    "cli": ("Start-up of the commands that only talk to Airflow", cli_section),
 }
 
 
@@ -78,7 +85,7 @@ def run_section(name: str, quick: bool) -> tuple[list[str], bool]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip", nargs="+", choices=list(SECTIONS), default=[], metavar="NAME",
-                        help="benchmarks to leave out: plan, parse, e2e")  # fmt: skip
+                        help="benchmarks to leave out: plan, parse, e2e, cli")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="parse benchmark: one process, one parse per DAG")  # fmt: skip
     parser.add_argument("--output", type=Path, default=BENCH / "REPORT.md")

@@ -190,14 +190,20 @@ def upload_pipeline_command(
     failed upload leaves the previous DAG in place.
     """
     from kedro_airflow_k8s.release import build_release, publish_release
+    from kedro_airflow_k8s.scheduling import hold_first_run
 
     one_dag_name(dag_name, selection)
     projects = load_selection(selection, **{"run_config.image": image})
     check_distinct_dag_ids([project.dag_id for project in projects])
     for project in projects:
+        first = hold_first_run(project.config.run_config)
         with build_release(project, dag_name) as release:
             url = publish_release(release, output or project.config.output)
         click.echo(f"DAG '{release.compiled.dag_id}' is at {url}")
+        if first is not None:
+            click.echo(
+                f"Its schedule starts at {first:%Y-%m-%d %H:%M} UTC: no run of an earlier time"
+            )
 
 
 @airflow_k8s.command(name="plan")
@@ -260,7 +266,8 @@ AUTH_EPILOG = (
 
 
 def airflow_api(project: Any, insecure: bool) -> Any:
-    from kedro_airflow_k8s.airflow_api import AirflowApi, settings_from_env
+    from kedro_airflow_k8s.airflow_api import AirflowApi
+    from kedro_airflow_k8s.airflow_settings import settings_from_env
 
     settings = settings_from_env(project.config.host, insecure, project.config_source)
     if not settings.verify_ssl:
@@ -304,7 +311,7 @@ def run_once_command(
     run_once(api, project, dag_name, output or project.config.output, wait_minutes)
 
 
-@airflow_k8s.command(name="schedule")
+@airflow_k8s.command(name="schedule", epilog=AUTH_EPILOG)
 @click.option(
     "--cron-expression",
     default=None,
@@ -313,14 +320,30 @@ def run_once_command(
 )
 @click.option("--dag-name", default=None, help="DAG id of the one pipeline published.")
 @click.option("--output", default=None, help="Where to publish the DAG; overrides `output`.")
+@click.option(
+    "--catch-up",
+    is_flag=True,
+    help="Let Airflow run the most recent scheduled time at once (and, with "
+    "run_config.catchup, every missed one since start_date).",
+)
+@click.option("--insecure", is_flag=True, help=INSECURE_HELP)
 @selection_options()
 def schedule_command(
-    selection: Selection, cron_expression: str | None, dag_name: str | None, output: str | None
+    selection: Selection,
+    cron_expression: str | None,
+    dag_name: str | None,
+    output: str | None,
+    catch_up: bool,
+    insecure: bool,
 ) -> None:
     """Publish each pipeline's DAG with its schedule (pipelines.<name>.cron_expression, else
-    run_config.cron_expression)."""
-    from kedro_airflow_k8s.deploy import dag_ui_url
+    run_config.cron_expression); its paused state in Airflow stays as it was.
+
+    The first run is the first scheduled time after publishing, unless --catch-up or
+    run_config.catchup asks for earlier ones.
+    """
     from kedro_airflow_k8s.release import build_release, publish_release
+    from kedro_airflow_k8s.scheduling import hold_first_run
 
     one_dag_name(dag_name, selection)
     projects = load_selection(selection, **{"run_config.cron_expression": cron_expression})
@@ -334,13 +357,41 @@ def schedule_command(
             )
     for project in projects:
         schedule = project.config.run_config.cron_expression
+        first = None if catch_up else hold_first_run(project.config.run_config)
         with build_release(project, dag_name) as release:
+            before = dag_before_publishing(project, release.compiled.dag_id, insecure)
             url = publish_release(release, output or project.config.output)
         compiled = release.compiled
         click.echo(f"Published DAG '{compiled.dag_id}' with schedule '{schedule}' to {url}")
-        host = project.config.host
-        where = dag_ui_url(host, compiled.dag_id) if host else "the UI"
-        click.echo(f"New DAGs start paused in Airflow by default; unpause it at {where}")
+        if first is not None:
+            click.echo(
+                f"Its schedule starts at {first:%Y-%m-%d %H:%M} UTC: no run of an earlier time"
+            )
+        click.echo(describe_paused_state(project, compiled.dag_id, before))
+
+
+def dag_before_publishing(project: Any, dag_id: str, insecure: bool) -> Any:
+    """The DAG as Airflow knows it (None: unknown to it), or False where Airflow cannot say."""
+    from kedro_airflow_k8s.airflow_errors import ApiError
+
+    if not project.config.host:
+        return False
+    try:
+        return airflow_api(project, insecure).dag(dag_id)
+    except ApiError as error:
+        click.secho(f"Warning: cannot tell whether DAG '{dag_id}' is paused: {error}", err=True)
+        return False
+
+
+def describe_paused_state(project: Any, dag_id: str, before: Any) -> str:
+    from kedro_airflow_k8s.run_follow import dag_ui_url
+    from kedro_airflow_k8s.scheduling import paused_state
+
+    host = project.config.host
+    where = dag_ui_url(host, dag_id) if host else "the Airflow UI"
+    if before is False:
+        return f"Publishing does not change whether the DAG is paused; see {where}"
+    return paused_state(before, where)
 
 
 @airflow_k8s.command(name="list-pipelines", epilog=AUTH_EPILOG)
@@ -351,10 +402,10 @@ def list_pipelines_command(selection: Selection, insecure: bool) -> None:
 
     With -p/--pipelines or --all, only the DAGs of those pipelines of this project.
     """
-    from kedro_airflow_k8s.deploy import pipelines_table
+    from kedro_airflow_k8s.list_pipelines import pipelines_table
 
     chosen = click.get_current_context().params
-    projects = load_selection(selection)
+    projects = load_selection(selection, load_pipelines=False)
     only = None
     if chosen.get("pipelines") or chosen.get("all_pipelines"):
         only = {project.dag_id for project in projects}
@@ -368,11 +419,11 @@ def ui_command(selection: Selection, dag_name: str | None) -> None:
     """Open the Airflow UI at the DAG (or print its address where no browser is available)."""
     import webbrowser
 
-    from kedro_airflow_k8s.airflow_api import base_url
-    from kedro_airflow_k8s.deploy import dag_ui_url
+    from kedro_airflow_k8s.airflow_settings import base_url
     from kedro_airflow_k8s.naming import dag_id_from
+    from kedro_airflow_k8s.run_follow import dag_ui_url
 
-    (project,) = load_selection(selection)
+    (project,) = load_selection(selection, load_pipelines=False)
     host = base_url(project.config.host, project.config_source)
     url = dag_ui_url(host, dag_id_from(dag_name) if dag_name else project.dag_id)
     click.echo(url)

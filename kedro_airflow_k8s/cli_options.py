@@ -180,8 +180,14 @@ def make_selection(values: dict[str, Any], group: CliContext, several: bool) -> 
     )
 
 
-def load_selection(selection: Selection, **overrides: Any) -> list[Any]:
-    """The project once per selected pipeline; ``overrides`` are dotted config keys."""
+def load_selection(
+    selection: Selection, load_pipelines: bool = True, **overrides: Any
+) -> list[Any]:
+    """The project once per selected pipeline; ``overrides`` are dotted config keys.
+
+    ``load_pipelines=False``: airflow-k8s.yml alone, for commands that only talk to
+    Airflow (no pipeline, no catalog).
+    """
     from kedro_airflow_k8s.project import load_projects
 
     return load_projects(
@@ -192,4 +198,5 @@ def load_selection(selection: Selection, **overrides: Any) -> list[Any]:
         conf_source=selection.conf_source,
         filters=selection.filter,
         params=selection.params,
+        load_pipelines=load_pipelines,
     )

@@ -1,35 +1,50 @@
-"""Publish a compiled DAG, wait until Airflow has parsed that version, trigger and follow a run."""
+"""Publish a compiled DAG, wait until Airflow runs that exact version, trigger a run of it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import click
 
 from kedro_airflow_k8s.airflow_api import AirflowApi
+from kedro_airflow_k8s.airflow_errors import ApiError
 from kedro_airflow_k8s.build import CompiledDag
 from kedro_airflow_k8s.dag_version import version_in
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.project import KedroProject
+from kedro_airflow_k8s.run_check import check_run, declared_task_ids
+from kedro_airflow_k8s.run_follow import follow_run, run_ui_url
 
 PARSE_TIMEOUT = 600.0  # new files are found every [dag_processor] refresh_interval (300 s default)
 PARSE_POLL = 2.0
-RUN_POLL = 5.0
-FINISHED = {"success", "failed"}
 
 Echo = Callable[[str], Any]
 
 
-def dag_ui_url(host: str, dag_id: str) -> str:
-    return f"{host.rstrip('/')}/dags/{quote(dag_id, safe='')}"
+@dataclass(frozen=True)
+class ParsedVersion:
+    """The DAG as Airflow knows it once it has stored the published source as its latest version."""
+
+    dag: dict[str, Any]
+    version_number: int
 
 
-def run_ui_url(host: str, dag_id: str, run_id: str) -> str:
-    return f"{dag_ui_url(host, dag_id)}/runs/{quote(run_id, safe='')}"
+def check_permissions(api: AirflowApi, dag_id: str) -> None:
+    """Refuse, naming what is missing, unless this user may unpause and trigger ``dag_id``."""
+    api.check()  # wrong host or credentials fail here, with their own message
+    missing = api.missing_permissions(dag_id)
+    if missing:
+        raise ApiError(
+            f"Airflow at {api.settings.host} does not allow this user to "
+            + " or to ".join(missing)
+            + ". Nothing was built or published. Ask an Airflow admin for these permissions "
+            "(the Op or Admin role has them), or use credentials of a user who has them",
+            403,
+        )
 
 
 def wait_for_version(
@@ -39,23 +54,38 @@ def wait_for_version(
     timeout: float = PARSE_TIMEOUT,
     echo: Echo = click.echo,
     sleep: Callable[[float], Any] = time.sleep,
-) -> dict[str, Any]:
-    """Poll until Airflow's DAG carries ``compiled.version_tag``; import errors stop the wait.
+) -> ParsedVersion:
+    """Poll until Airflow's latest DAG version is ``compiled``; import errors stop the wait.
 
+    The DAG's tags change on every parse, but new runs use the latest *serialized*
+    version, which Airflow rewrites at most every [core] min_serialized_dag_update_interval
+    (30 s by default), and it stores the file's source even when it keeps the older
+    serialized DAG: the DAG doc of the serialized version must carry our version tag.
     ``known_errors`` are (id, timestamp) of import errors seen before publishing: those
     belong to an earlier version of the file.
     """
     deadline = time.monotonic() + timeout
     asked_reparse = False
     seen: str | None = None
-    echo(f"waiting for Airflow to parse DAG '{compiled.dag_id}' ({compiled.version_tag})")
+    said_parsed = False
+    dag_id, tag = compiled.dag_id, compiled.version_tag
+    echo(f"waiting for Airflow to parse DAG '{dag_id}' ({tag})")
     while True:
-        dag = api.dag(compiled.dag_id)
+        dag = api.dag(dag_id)
         if dag is not None:
             seen = version_in(tag["name"] for tag in dag.get("tags", [])) or "no version tag"
-            if seen == compiled.version_tag:
-                return dag
-            if not asked_reparse and dag.get("file_token"):
+            if seen == tag:
+                details = api.dag_details(dag_id) or {}
+                number = (details.get("latest_dag_version") or {}).get("version_number")
+                if number is not None and tag in str(details.get("doc_md") or ""):
+                    return ParsedVersion(dag, int(number))
+                if not said_parsed:
+                    said_parsed = True
+                    echo(
+                        "parsed; waiting for Airflow to store it as the DAG's latest version "
+                        "(at most every [core] min_serialized_dag_update_interval, 30 s by default)"
+                    )
+            elif not asked_reparse and dag.get("file_token"):
                 asked_reparse = api.request_reparse(dag["file_token"])
         errors = api.import_errors(compiled.filename)
         fresh = [
@@ -79,7 +109,10 @@ def parse_timeout_message(
     errors: list[dict[str, Any]],
     timeout: float,
 ) -> str:
-    found = f"it has {seen}" if seen else f"it has no DAG '{compiled.dag_id}'"
+    if seen == compiled.version_tag:
+        found = "it parsed the file but has not made it the DAG's latest version"
+    else:
+        found = f"it has {seen}" if seen else f"it has no DAG '{compiled.dag_id}'"
     message = (
         f"Airflow has not parsed {compiled.version_tag} of DAG '{compiled.dag_id}' after "
         f"{timeout / 60:.0f} min ({found}); check that `output` is the DAG folder this Airflow "
@@ -97,89 +130,12 @@ def trigger_run(api: AirflowApi, dag: dict[str, Any], echo: Echo = click.echo) -
     dag_id = dag["dag_id"]
     if dag.get("is_paused"):
         api.unpause(dag_id)
-        echo(f"unpaused DAG '{dag_id}'")
+        echo(f"unpaused DAG '{dag_id}' (a run of a paused DAG waits until it is unpaused)")
     now = dt.datetime.now(dt.timezone.utc)
     run_id = f"kedro-airflow-k8s__{now.strftime('%Y-%m-%dT%H%M%S.%fZ')}"
     run = api.trigger(dag_id, run_id, now)
     echo(f"triggered run '{run['dag_run_id']}': {run_ui_url(api.settings.host, dag_id, run_id)}")
     return run
-
-
-def follow_run(
-    api: AirflowApi,
-    run: dict[str, Any],
-    minutes: float,
-    echo: Echo = click.echo,
-    sleep: Callable[[float], Any] = time.sleep,
-    poll: float = RUN_POLL,
-) -> dict[str, Any]:
-    """Wait for ``run`` to finish, echoing task states as they change; raise unless it succeeds."""
-    dag_id, run_id = run["dag_id"], run["dag_run_id"]
-    url = run_ui_url(api.settings.host, dag_id, run_id)
-    deadline = time.monotonic() + minutes * 60
-    states: dict[str, str] = {}
-    while True:
-        run = api.dag_run(dag_id, run_id)
-        tasks = api.task_instances(dag_id, run_id)
-        for task in tasks:
-            state = task.get("state") or "no status"
-            if states.get(task["task_id"]) != state:
-                states[task["task_id"]] = state
-                echo(f"  {task['task_id']}: {state}")
-        if run.get("state") in FINISHED:
-            break
-        if time.monotonic() > deadline:
-            raise UserError(
-                f"run '{run_id}' of DAG '{dag_id}' is still {run.get('state')} after "
-                f"{minutes:g} min; it goes on in Airflow: follow it at {url}"
-            )
-        sleep(poll)
-    echo(task_table(tasks))
-    if run.get("state") != "success":
-        raise UserError(failure_message(api, run, tasks, url))
-    echo(f"run '{run_id}' of DAG '{dag_id}' succeeded")
-    return run
-
-
-def task_table(tasks: list[dict[str, Any]]) -> str:
-    rows = [("TASK", "STATE", "SECONDS")]
-    for task in sorted(tasks, key=lambda t: t.get("start_date") or "~"):
-        duration = task.get("duration")
-        rows.append(
-            (
-                task["task_id"],
-                task.get("state") or "no status",
-                f"{duration:.1f}" if duration else "-",
-            )
-        )
-    return format_table(rows)
-
-
-def failure_message(
-    api: AirflowApi, run: dict[str, Any], tasks: list[dict[str, Any]], url: str
-) -> str:
-    failed = [t for t in tasks if t.get("state") == "failed"]
-    blocked = [t["task_id"] for t in tasks if t.get("state") == "upstream_failed"]
-    lines = [
-        f"run '{run['dag_run_id']}' of DAG '{run['dag_id']}' {run.get('state')}: "
-        f"failed tasks: {', '.join(t['task_id'] for t in failed) or 'none'}"
-        + (f"; not run because of them: {', '.join(blocked)}" if blocked else "")
-    ]
-    for task in failed:
-        tail = api.log_tail(task)
-        if tail:
-            lines.append(f"--- last lines of the log of {task['task_id']} ---")
-            lines += tail
-    lines.append(f"Logs of every task: {url}")
-    return "\n".join(lines)
-
-
-def format_table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
 
 
 def run_once(
@@ -191,51 +147,29 @@ def run_once(
     echo: Echo = click.echo,
     parse_timeout: float = PARSE_TIMEOUT,
 ) -> dict[str, Any]:
-    """Publish, wait for Airflow to parse this version, trigger, and follow the run if asked."""
+    """Check rights, publish, wait until Airflow runs this version, trigger, follow if asked."""
+    from kedro_airflow_k8s.naming import dag_id_from
     from kedro_airflow_k8s.release import build_release, publish_release
 
-    api.check()  # wrong host or credentials fail before anything is built or written
+    # Wrong host, credentials or rights fail before anything is built or written.
+    check_permissions(api, dag_id_from(dag_name) if dag_name else project.dag_id)
     with build_release(project, dag_name) as release:
         compiled = release.compiled
         errors = api.import_errors(compiled.filename)
         known = {(e.get("import_error_id"), e.get("timestamp")) for e in errors}
         url = publish_release(release, output, echo=echo)
     echo(f"published DAG '{compiled.dag_id}' to {url}")
-    dag = wait_for_version(api, compiled, known, timeout=parse_timeout, echo=echo)
-    run = trigger_run(api, dag, echo=echo)
+    parsed = wait_for_version(api, compiled, known, timeout=parse_timeout, echo=echo)
+    expected = declared_task_ids(compiled.source)
+    run = trigger_run(api, parsed.dag, echo=echo)
+    check_run(run, parsed.version_number, [], expected)
     if wait_minutes:
-        run = follow_run(api, run, wait_minutes, echo=echo)
-    return run
-
-
-def pipelines_table(api: AirflowApi, only: set[str] | None = None) -> str:
-    """Name, id, schedule, paused and last run of every DAG this plugin generated (of the
-    DAG ids in ``only``, when given)."""
-    from kedro_airflow_k8s.dag_version import PLUGIN_TAG_PREFIX
-
-    rows = [("NAME", "DAG ID", "SCHEDULE", "PAUSED", "LAST RUN")]
-    for dag in api.all_dags():
-        if not any(tag["name"].startswith(PLUGIN_TAG_PREFIX) for tag in dag.get("tags", [])):
-            continue
-        if only is not None and dag["dag_id"] not in only:
-            continue
-        last = api.latest_run(dag["dag_id"])
-        rows.append(
-            (
-                dag.get("dag_display_name") or dag["dag_id"],
-                dag["dag_id"],
-                dag.get("timetable_summary") or "None",
-                "yes" if dag.get("is_paused") else "no",
-                describe_run(last),
-            )
+        run = follow_run(
+            api,
+            run,
+            wait_minutes,
+            echo=echo,
+            version=parsed.version_number,
+            expected_tasks=expected,
         )
-    if len(rows) == 1:
-        return f"No DAGs generated by kedro-airflow-k8s at {api.settings.host}."
-    return format_table(rows)
-
-
-def describe_run(run: dict[str, Any] | None) -> str:
-    if run is None:
-        return "never run"
-    when = str(run.get("run_after") or run.get("start_date") or "")[:16].replace("T", " ")
-    return f"{run.get('state')} ({when})" if when else str(run.get("state"))
+    return run

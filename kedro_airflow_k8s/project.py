@@ -170,9 +170,14 @@ def load_projects(
     conf_source: str | None = None,
     filters: PipelineFilter | None = None,
     params: str | None = None,
+    load_pipelines: bool = True,
 ) -> list[KedroProject]:
     """The project once per pipeline of ``pipeline_names`` (None: every registered
-    pipeline, ``__default__`` first), each filtered by ``filters``; loaded once."""
+    pipeline, ``__default__`` first), each filtered by ``filters``; loaded once.
+
+    ``load_pipelines=False`` reads airflow-k8s.yml alone: the projects have no
+    pipeline and no catalog, enough for the commands that only talk to Airflow.
+    """
     from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
 
@@ -209,7 +214,9 @@ def load_projects(
         ) from error
 
     sources = ConfigSources(matching_files(conf_source, env, CONFIG_PATTERNS), conf_source.parent)
-    raw_config = _read(config_loader, "airflow-k8s", required=require_config, env=env)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*register_new_resolver", category=UserWarning)
+        raw_config = _read(config_loader, "airflow-k8s", required=require_config, env=env)
     if env != "base":
         files = matching_files(conf_source, env, CONFIG_PATTERNS)
         raw_config = with_env_section(
@@ -217,16 +224,23 @@ def load_projects(
             _own_spark_section(files, conf_source / "base"),
             _own_spark_section(files, conf_source / env),
         )
-    catalog_config = _read(config_loader, "catalog", required=False, env=env)
-    catalog_config = {k: v for k, v in catalog_config.items() if not str(k).startswith("_")}
-    check_catalog_types(catalog_config, env)
-    catalog_config = _strip_credentials(catalog_config)
-    try:
-        catalog = catalog_class.from_config(catalog=catalog_config)
-    except Exception as error:  # noqa: BLE001
-        raise UserError(
-            f"the data catalog of env '{env}' does not load: {one_paragraph(error, path)}"
-        ) from error
+    catalog_config: dict[str, Any] = {}
+    catalog = None
+    if load_pipelines:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message=".*register_new_resolver", category=UserWarning
+            )
+            catalog_config = _read(config_loader, "catalog", required=False, env=env)
+        catalog_config = {k: v for k, v in catalog_config.items() if not str(k).startswith("_")}
+        check_catalog_types(catalog_config, env)
+        catalog_config = _strip_credentials(catalog_config)
+        try:
+            catalog = catalog_class.from_config(catalog=catalog_config)
+        except Exception as error:  # noqa: BLE001
+            raise UserError(
+                f"the data catalog of env '{env}' does not load: {one_paragraph(error, path)}"
+            ) from error
 
     if pipeline_names is None:
         pipeline_names = registered_pipeline_names(path)
@@ -234,13 +248,15 @@ def load_projects(
     names = list(dict.fromkeys(pipeline_names))
     skipped: list[NothingSelected] = []
     for pipeline_name in names:
-        pipeline = load_pipeline(path, pipeline_name)
-        try:
-            selected = (filters or PipelineFilter()).apply(pipeline, pipeline_name)
-        except NothingSelected as nothing:
-            # Of several pipelines, those the filter empties are left out.
-            skipped.append(nothing)
-            continue
+        pipeline = selected = None
+        if load_pipelines:
+            pipeline = load_pipeline(path, pipeline_name)
+            try:
+                selected = (filters or PipelineFilter()).apply(pipeline, pipeline_name)
+            except NothingSelected as nothing:
+                # Of several pipelines, those the filter empties are left out.
+                skipped.append(nothing)
+                continue
         projects.append(
             KedroProject(
                 path=path,

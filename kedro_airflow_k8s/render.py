@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shlex
 import tempfile
@@ -334,8 +335,7 @@ class DagRenderer:
             "dag_id": self.plan.dag_id,
             "description": run.description,
             "schedule": run.cron_expression,
-            "start_date": f"datetime.datetime({start.year}, {start.month}, {start.day}, "
-            "tzinfo=datetime.timezone.utc)",
+            "start_date": start_date_source(start),
             "tags": tags,
             "dag_doc": dag_doc(self.plan, self.ctx),
             "header": header_doc(self.plan, self.ctx),
@@ -515,6 +515,14 @@ def sort_imports(imports: set[str]) -> list[str]:
     return first + ([""] if first and rest else []) + rest
 
 
+def start_date_source(start: dt.date) -> str:
+    """``datetime.datetime(...)`` in UTC; a time of day only where ``start`` has one."""
+    parts = [start.year, start.month, start.day]
+    if isinstance(start, dt.datetime) and (start.hour or start.minute):
+        parts += [start.hour, start.minute]
+    return f"datetime.datetime({', '.join(map(str, parts))}, tzinfo=datetime.timezone.utc)"
+
+
 def header_doc(plan: Plan, ctx: DagContext) -> str:
     return (
         f"Airflow DAG for the Kedro project '{ctx.project_name}' "
@@ -531,6 +539,8 @@ def dag_doc(plan: Plan, ctx: DagContext) -> str:
         f"Kedro project **{ctx.project_name}**, pipeline `{ctx.pipeline_name}`, "
         f"env `{ctx.env}`, commit `{ctx.commit_sha or 'unknown'}`.\n\n"
         f"{len(plan.tasks)} tasks; {spark} run as Spark applications."
+        # Airflow's API shows the doc of the version new runs use: deploys wait for this line.
+        + (f"\n\nVersion `{ctx.version_tag}`." if ctx.version_tag else "")
     )
 
 

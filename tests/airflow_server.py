@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,10 +24,13 @@ VENV_BIN = Path(sys.executable).parent
 USERS = {"admin": "admin", "viewer": "viewer"}  # user name -> role; password is the same
 COMPONENTS = {
     "api-server": ["api-server", "--host", "127.0.0.1", "--port", "{port}"],
-    "scheduler": ["scheduler"],
+    # Without --skip-serve-logs the scheduler serves task logs on 0.0.0.0; the API server
+    # reads them from the local log folder anyway.
+    "scheduler": ["scheduler", "--skip-serve-logs"],
     "dag-processor": ["dag-processor"],
 }
 NEEDED = ("metadatabase", "scheduler", "dag_processor")  # no triggerer: no deferrable tasks
+LOOPBACK = {"127.0.0.1", "::1"}
 
 
 def free_port() -> int:
@@ -126,6 +131,38 @@ class AirflowServer:
             )
             log.close()
         self.wait_healthy(timeout)
+        self.check_loopback_only()
+
+    def listening(self) -> list[tuple[str, str, int]]:
+        """(process, address, port) of every socket a component or its workers listens on."""
+        import psutil
+
+        found = []
+        for process in self.processes.values():
+            try:
+                parent = psutil.Process(process.pid)
+                family = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for member in family:
+                try:
+                    connections = member.net_connections(kind="inet")
+                    name = " ".join(member.cmdline()[:3])
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                for conn in connections:
+                    if conn.status == psutil.CONN_LISTEN:
+                        found.append((name, conn.laddr.ip, conn.laddr.port))
+        return found
+
+    def check_loopback_only(self) -> None:
+        """Tests reach nothing but 127.0.0.1, and nothing they start is reachable from outside."""
+        listening = self.listening()
+        exposed = [entry for entry in listening if entry[1] not in LOOPBACK]
+        if exposed:
+            raise RuntimeError(f"Airflow listens beyond loopback: {exposed}")
+        if not any(port == self.port for _, _, port in listening):
+            raise RuntimeError(f"the API server does not listen on 127.0.0.1:{self.port}")
 
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -170,6 +207,32 @@ class AirflowServer:
             parts.append(f"===== {path} (last {len(text)} lines) =====\n" + "\n".join(text))
         return "\n".join(parts)
 
+    def api(self, method: str, path: str, body: object = None, user: str = "admin") -> dict:
+        """Call /api/v2``path`` as ``user``; the JSON answer."""
+        request = urllib.request.Request(
+            f"{self.url}/api/v2{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {self.token(user)}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    def wait_for(self, what: str, check, timeout: float = 120.0, every: float = 1.0):
+        """Poll ``check()`` until it returns something truthy; that value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            time.sleep(every)
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}\n{self.log_tail()}"
+        )
+
     def token(self, user: str = "admin") -> str:
         request = urllib.request.Request(
             f"{self.url}/auth/token",
@@ -178,6 +241,75 @@ class AirflowServer:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)["access_token"]
+
+
+class LoopbackProxy:
+    """A TCP relay on 127.0.0.1 to ``target``; ``cut()`` makes the target unreachable through it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._open = threading.Event()
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.restore()
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._open.wait(0.1):
+                continue
+            with socket.create_server(("127.0.0.1", self.port)) as server:
+                server.settimeout(0.1)
+                while self._open.is_set() and not self._stop.is_set():
+                    try:
+                        client, _ = server.accept()
+                    except TimeoutError:
+                        continue
+                    upstream = socket.create_connection(("127.0.0.1", self.target_port))
+                    with self._lock:
+                        self._sockets += [client, upstream]
+                    threading.Thread(
+                        target=self._pipe, args=(client, upstream), daemon=True
+                    ).start()
+
+    def _pipe(self, client: socket.socket, upstream: socket.socket) -> None:
+        pair = {client: upstream, upstream: client}
+        try:
+            while self._open.is_set():
+                ready, _, _ = select.select(list(pair), [], [], 0.1)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    pair[sock].sendall(data)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+    def cut(self) -> None:
+        """Refuse new connections and drop open ones, as a network outage would."""
+        self._open.clear()
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._sockets.clear()
+
+    def restore(self) -> None:
+        self._open.set()
+
+    def close(self) -> None:
+        self.cut()
+        self._stop.set()
+        self._thread.join(5)
 
 
 @pytest.fixture(scope="session")

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 from airflow_server import free_port
 
-from kedro_airflow_k8s import airflow_api
-from kedro_airflow_k8s.airflow_api import AirflowApi, ApiError, ApiSettings, settings_from_env
+from kedro_airflow_k8s import airflow_errors
+from kedro_airflow_k8s.airflow_api import AirflowApi
+from kedro_airflow_k8s.airflow_errors import ApiError, HttpError
+from kedro_airflow_k8s.airflow_settings import ApiSettings, settings_from_env
 from kedro_airflow_k8s.errors import UserError
 
 Reply = tuple[int, Any, dict[str, str]]
@@ -121,12 +123,10 @@ def test_429_and_503_are_retried_until_the_answer_comes(fake: FakeAirflow) -> No
     assert api_for(fake, sleeps).dag("demo")["dag_id"] == "demo"
     assert len(fake.calls("GET", DAG_PATH)) == 3
     assert sleeps[0] == 0.0  # Retry-After honoured
-    assert 0 < sleeps[1] <= airflow_api.MAX_DELAY
+    assert 0 < sleeps[1] <= airflow_errors.MAX_DELAY
 
 
 def test_backoff_doubles_and_gives_up_within_the_budget() -> None:
-    from airflow_client.client.exceptions import ServiceException
-
     now = [0.0]
     sleeps: list[float] = []
 
@@ -135,16 +135,16 @@ def test_backoff_doubles_and_gives_up_within_the_budget() -> None:
         now[0] += seconds
 
     def always_503() -> None:
-        raise ServiceException(status=503, reason="Service Unavailable")
+        raise HttpError(503, "Service Unavailable")
 
-    with pytest.raises(ServiceException):
-        airflow_api.with_retries(always_503, budget=20.0, sleep=sleep, clock=lambda: now[0])
+    with pytest.raises(HttpError):
+        airflow_errors.with_retries(always_503, budget=20.0, sleep=sleep, clock=lambda: now[0])
 
     assert sum(sleeps) <= 20.0
     assert len(sleeps) >= 4
     for earlier, later in zip(sleeps, sleeps[1:4], strict=False):
         assert later > earlier  # jitter stays within [0.5, 1] of a doubling base
-    assert max(sleeps) <= airflow_api.MAX_DELAY
+    assert max(sleeps) <= airflow_errors.MAX_DELAY
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
@@ -310,7 +310,15 @@ def test_an_import_error_of_the_new_file_stops_the_wait(fake: FakeAirflow) -> No
     assert fake.calls("PUT", "/api/v2/parseDagFile/tok"), "an update asks for a reparse"
 
 
-def test_waiting_ends_when_the_dag_carries_the_new_version(fake: FakeAirflow) -> None:
+def details(tag: str, version: int) -> dict[str, Any]:
+    """/details as Airflow serves it: doc_md of the latest serialized version, and its number."""
+    return dag() | {
+        "doc_md": f"2 tasks.\n\nVersion `{tag}`.",
+        "latest_dag_version": {"version_number": version, "dag_id": "demo"},
+    }
+
+
+def test_waiting_ends_when_the_latest_version_is_the_published_one(fake: FakeAirflow) -> None:
     from kedro_airflow_k8s.build import CompiledDag
     from kedro_airflow_k8s.deploy import wait_for_version
 
@@ -321,29 +329,177 @@ def test_waiting_ends_when_the_dag_carries_the_new_version(fake: FakeAirflow) ->
         (200, dag(tags=("kak_version:old",)), {}),
         (200, dag(tags=("kak_version:new", "kedro-airflow-k8s:0.1.0")), {}),
     )
+    # The tags change on every parse; the serialized version new runs use lags behind.
+    fake.reply(
+        "GET",
+        f"{DAG_PATH}/details",
+        (200, details("kak_version:old", 1), {}),
+        (200, details("kak_version:new", 2), {}),
+    )
+    fake.reply("GET", "/api/v2/importErrors", (200, {"import_errors": [], "total_entries": 0}, {}))
+    compiled = CompiledDag("demo", None, "", "kak_version:new")  # type: ignore[arg-type]
+    lines: list[str] = []
+
+    found = wait_for_version(
+        api_for(fake), compiled, set(), echo=lines.append, sleep=lambda _: None
+    )
+
+    assert found.dag["dag_id"] == "demo" and found.version_number == 2
+    assert len(fake.calls("GET", f"{DAG_PATH}/details")) == 2
+    assert any("min_serialized_dag_update_interval" in line for line in lines)
+
+
+def test_a_serialized_dag_of_the_previous_version_keeps_the_wait_going(fake: FakeAirflow) -> None:
+    from kedro_airflow_k8s.build import CompiledDag
+    from kedro_airflow_k8s.deploy import wait_for_version
+
+    fake.reply("GET", DAG_PATH, (200, dag(tags=("kak_version:new",)), {}))
+    fake.reply("GET", f"{DAG_PATH}/details", (200, details("kak_version:old", 1), {}))
     fake.reply("GET", "/api/v2/importErrors", (200, {"import_errors": [], "total_entries": 0}, {}))
     compiled = CompiledDag("demo", None, "", "kak_version:new")  # type: ignore[arg-type]
 
-    found = wait_for_version(
-        api_for(fake), compiled, set(), echo=lambda _: None, sleep=lambda _: None
-    )
-    assert found["dag_id"] == "demo"
-    assert len(fake.calls("GET", DAG_PATH)) == 3
+    with pytest.raises(UserError, match="parsed the file but has not made it the DAG's latest"):
+        wait_for_version(
+            api_for(fake), compiled, set(), timeout=0.05, echo=lambda _: None,
+            sleep=lambda _: time.sleep(0.02),
+        )  # fmt: skip
+
+
+def running(state: str = "running", versions_: tuple[int, ...] = (2,)) -> dict[str, Any]:
+    return {
+        "dag_id": "demo",
+        "dag_run_id": "run-1",
+        "state": state,
+        "dag_versions": [{"version_number": n} for n in versions_],
+    }
+
+
+def task_instance(task_id: str, state: str | None, **extra: Any) -> dict[str, Any]:
+    return {"task_id": task_id, "state": state, "dag_id": "demo", "dag_run_id": "run-1"} | extra
+
+
+RUN_PATH = "/api/v2/dags/demo/dagRuns/run-1"
+TASKS_PATH = f"{RUN_PATH}/taskInstances"
+
+
+def instances(*tasks: dict[str, Any]) -> Reply:
+    return (200, {"task_instances": list(tasks), "total_entries": len(tasks)}, {})
 
 
 def test_a_run_that_outlasts_the_wait_fails_with_where_to_follow_it(fake: FakeAirflow) -> None:
-    from kedro_airflow_k8s.deploy import follow_run
+    from kedro_airflow_k8s.run_follow import follow_run
 
-    run = {"dag_id": "demo", "dag_run_id": "run-1", "state": "running"}
-    task = {"task_id": "kedro.slow", "state": "running", "dag_id": "demo", "dag_run_id": "run-1"}
-    fake.reply("GET", "/api/v2/dags/demo/dagRuns/run-1", (200, run, {}))
-    fake.reply(
-        "GET",
-        "/api/v2/dags/demo/dagRuns/run-1/taskInstances",
-        (200, {"task_instances": [task], "total_entries": 1}, {}),
-    )
+    fake.reply("GET", RUN_PATH, (200, running(), {}))
+    fake.reply("GET", TASKS_PATH, instances(task_instance("kedro.slow", "running")))
     lines: list[str] = []
 
     with pytest.raises(UserError, match="still running after 0.001 min.*follow it at http"):
-        follow_run(api_for(fake), run, 0.001, echo=lines.append, sleep=lambda _: time.sleep(0.02))
+        follow_run(
+            api_for(fake), running(), 0.001, echo=lines.append, sleep=lambda _: time.sleep(0.02)
+        )
     assert lines == ["  kedro.slow: running"]
+
+
+def test_a_run_on_an_older_version_fails_loudly(fake: FakeAirflow) -> None:
+    from kedro_airflow_k8s.run_follow import follow_run
+
+    fake.reply("GET", RUN_PATH, (200, running(versions_=(1, 2)), {}))
+    fake.reply(
+        "GET",
+        TASKS_PATH,
+        instances(task_instance("kedro.old", "removed"), task_instance("kedro.other", "success")),
+    )
+
+    with pytest.raises(UserError) as error:
+        follow_run(
+            api_for(fake), running(), 1, echo=lambda _: None, sleep=lambda _: None, version=2,
+            expected_tasks={"kedro.new", "kedro.other"},
+        )  # fmt: skip
+    message = str(error.value)
+    assert "does not run the DAG that was just published" in message
+    assert "DAG version(s) v1, v2, not v2" in message
+    assert "removed from it: kedro.old" in message
+    assert "lacks published tasks: kedro.new" in message
+
+
+def test_an_outage_while_following_says_the_run_goes_on_and_resumes(fake: FakeAirflow) -> None:
+    from kedro_airflow_k8s.run_follow import follow_run
+
+    fake.reply(
+        "GET",
+        RUN_PATH,
+        (200, running(), {}),
+        (503, {"detail": "down"}, {}),
+        (200, running("success"), {}),
+    )
+    fake.reply("GET", TASKS_PATH, instances(task_instance("kedro.work", "success")))
+    lines: list[str] = []
+
+    follow_run(
+        api_for(fake, retry_seconds=0.0), running(), 1, echo=lines.append,
+        sleep=lambda _: None,
+    )  # fmt: skip
+
+    outage = next(line for line in lines if "does not answer" in line)
+    assert "The run goes on in Airflow: http" in outage and "/runs/run-1" in outage
+    assert any("answers again" in line for line in lines)
+    assert lines[-1] == "run 'run-1' of DAG 'demo' succeeded"
+
+
+def test_a_queued_run_says_which_run_it_waits_for(fake: FakeAirflow) -> None:
+    from kedro_airflow_k8s.run_follow import follow_run
+
+    fake.reply("GET", RUN_PATH, (200, running("queued"), {}), (200, running("success"), {}))
+    fake.reply(
+        "GET",
+        TASKS_PATH,
+        instances(task_instance("kedro.work", None)),
+        instances(task_instance("kedro.work", "success")),
+    )
+    fake.reply("GET", DAG_PATH, (200, dag() | {"max_active_runs": 1, "is_paused": False}, {}))
+    other = running() | {"dag_run_id": "scheduled__1"}
+    fake.reply("GET", "/api/v2/dags/demo/dagRuns", (200, {"dag_runs": [other]}, {}))
+    lines: list[str] = []
+
+    follow_run(api_for(fake), running(), 1, echo=lines.append, sleep=lambda _: None)
+
+    assert lines[0] == "  run is queued (max_active_runs=1, waiting for scheduled__1)"
+    assert lines[1] == "  kedro.work: success"
+
+
+def test_up_for_retry_says_when_the_next_try_starts(fake: FakeAirflow) -> None:
+    from kedro_airflow_k8s.run_follow import describe_task
+
+    task = task_instance(
+        "kedro.flaky", "up_for_retry", try_number=1, max_tries=2,
+        end_date="2026-01-01T10:00:00Z",
+    )  # fmt: skip
+
+    text = describe_task(task, lambda task_id: (90.0, False))
+
+    assert text == "up_for_retry (try 1 of 3 failed; next try at 10:01:30 UTC)"
+
+
+def test_the_failure_tail_leaves_out_spark_info_lines(fake: FakeAirflow) -> None:
+    from kedro_airflow_k8s.run_follow import log_tail
+
+    chatter = [f"26/01/01 10:00:{i:02d} INFO SparkContext: Successfully stopped" for i in range(15)]
+    content = ["Traceback (most recent call last):", "ValueError: bad input", *chatter]
+    content.insert(0, "26/01/01 09:59:59 WARN NativeCodeLoader: Unable to load native-hadoop")
+    fake.reply(
+        "GET", f"{TASKS_PATH}/kedro.spark/logs/1", (200, {"content": "\n".join(content)}, {})
+    )
+
+    tail = log_tail(api_for(fake), task_instance("kedro.spark", "failed", try_number=1))
+
+    assert tail == [content[0], "Traceback (most recent call last):", "ValueError: bad input"]
+
+
+def test_a_permission_probe_reads_403_as_no_and_422_as_yes(fake: FakeAirflow) -> None:
+    fake.reply("PATCH", DAG_PATH, (422, {"detail": [{"msg": "Input should be a valid dict"}]}, {}))
+    fake.reply("POST", "/api/v2/dags/demo/dagRuns", (403, {"detail": "Forbidden"}, {}))
+
+    missing = api_for(fake).missing_permissions("demo")
+
+    assert missing == ["trigger runs of DAG 'demo' (POST on DAG Runs)"]
+    assert fake.calls("PATCH", DAG_PATH)[0]["body"] == []  # a body no endpoint accepts

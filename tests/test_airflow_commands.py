@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import importlib
+import re
 import shutil
 import sys
+import threading
+import time
+import urllib.error
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from airflow_server import AirflowServer, airflow, free_port  # noqa: F401 - session fixture
+from airflow_server import (  # noqa: F401 - session fixture
+    AirflowServer,
+    LoopbackProxy,
+    airflow,
+    free_port,
+)
 from click.testing import CliRunner, Result
 from conftest import EXAMPLE, ProjectFactory
 
-from kedro_airflow_k8s import airflow_api
+from kedro_airflow_k8s import airflow_settings, run_follow
 from kedro_airflow_k8s.cli import commands
 
 KEDRO = str(Path(sys.executable).parent / "kedro")
@@ -52,6 +63,46 @@ def explode(frame):
 def create_pipeline(**kwargs):
     return Pipeline([node(explode, "raw", "never_written", name="explode")])
 """
+# The same pipeline after a change: other node names, so another task id.
+CHANGED_NODES = ONE_TASK_NODES.replace("double_raw", "halve_raw").replace(
+    "double_again", "halve_again"
+)
+# Runs until the test writes data/release: the test decides when the run ends.
+HELD_NODES = """
+import time
+from pathlib import Path
+
+from kedro.pipeline import Pipeline, node
+
+
+def held_copy(frame):
+    for _ in range(1200):
+        if Path("data/release").exists():
+            return frame
+        time.sleep(0.5)
+    raise TimeoutError("data/release never appeared")
+
+
+def create_pipeline(**kwargs):
+    return Pipeline([node(held_copy, "raw", "quadrupled", name="held_copy")])
+"""
+FLAKY_NODES = """
+from pathlib import Path
+
+from kedro.pipeline import Pipeline, node
+
+
+def flaky(frame):
+    marker = Path("data/tried-once")
+    if not marker.exists():
+        marker.write_text("yes")
+        raise RuntimeError("the first try fails on purpose")
+    return frame
+
+
+def create_pipeline(**kwargs):
+    return Pipeline([node(flaky, "raw", "quadrupled", name="flaky")])
+"""
 NOT_OURS = """
 import datetime
 from airflow.sdk import DAG
@@ -85,6 +136,48 @@ def make(factory: ProjectFactory, server: AirflowServer, nodes: str, **run_confi
     )
     (path / "data" / "raw.csv").write_text("x\n1\n2\n")
     return path
+
+
+def rest(server: AirflowServer, method: str, path: str, body: Any = None) -> dict | None:
+    """The admin's view through the REST API; None where the answer is 404."""
+    try:
+        return server.api(method, path, body)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+def runs_of(server: AirflowServer, dag_id: str, state: str | None = None) -> list[dict]:
+    query = f"?state={state}" if state else ""
+    return (rest(server, "GET", f"/dags/{dag_id}/dagRuns{query}") or {}).get("dag_runs", [])
+
+
+def run_id_in(output: str) -> str:
+    return re.search(r"triggered run '([^']+)'", output).group(1)
+
+
+def task_ids_of_run(server: AirflowServer, dag_id: str, run_id: str) -> set[str]:
+    page = rest(server, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+    return {task["task_id"] for task in page["task_instances"]}
+
+
+def unpause_and_trigger(server: AirflowServer, dag_id: str, run_id: str) -> None:
+    server.wait_for(f"DAG {dag_id}", lambda: rest(server, "GET", f"/dags/{dag_id}"))
+    rest(server, "PATCH", f"/dags/{dag_id}?update_mask=is_paused", {"is_paused": False})
+    rest(server, "POST", f"/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": None})
+
+
+def forget_modules(package: str) -> None:
+    """Drop a test project's modules, so that the next command imports its changed files."""
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+@pytest.fixture
+def quick_follow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run_follow, "RUN_POLL", 1.0)
 
 
 def invoke(project: Path, *args: str, env: dict[str, str | None] | None = None) -> Result:
@@ -144,6 +237,7 @@ def test_list_pipelines_shows_only_the_generated_dags(
     row = next(row.split() for row in rows if dag_id in row)
     # run-once drops the schedule, so unpausing started no run of the cron interval.
     assert row[:5] == [dag_id, dag_id, "None", "no", "success"]
+    assert "INFO" not in output and "register_new_resolver" not in output
     assert "not_ours" not in output
     # -p keeps the DAGs of the chosen pipelines of this project: `main` was never published.
     assert dag_id in expect(invoke(project, "list-pipelines", "-p", "__default__", env=ADMIN), 0)
@@ -224,7 +318,209 @@ def test_a_viewer_may_list_but_not_trigger(deployed, airflow: AirflowServer) -> 
 
     output = expect(invoke(project, "run-once", env=VIEWER), 2, airflow)
 
-    assert f"does not allow this user to trigger DAG '{dag_id}'" in output
+    assert f"trigger runs of DAG '{dag_id}'" in output
+
+
+@pytest.mark.e2e
+def test_a_read_only_user_publishes_nothing_and_is_told_the_missing_permissions(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+) -> None:
+    project = make(make_project, airflow, ONE_TASK_NODES)
+
+    output = expect(invoke(project, "run-once", env=VIEWER), 2, airflow)
+
+    dag_id = project.name
+    assert f"does not allow this user to edit DAG '{dag_id}'" in output
+    assert f"or to trigger runs of DAG '{dag_id}' (POST on DAG Runs)" in output
+    assert "Nothing was built or published" in output
+    assert "Traceback" not in output
+    assert not (airflow.dags_folder / f"{dag_id}.py").exists()
+    assert not (project / "dags").exists()
+
+
+@pytest.mark.e2e
+def test_run_once_right_after_a_change_runs_the_new_version(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+    quick_follow: None,
+) -> None:
+    project = make(make_project, airflow, ONE_TASK_NODES)
+    dag_id = project.name
+    expect(invoke(project, "upload-pipeline", env=ADMIN), 0, airflow)
+    airflow.wait_for(
+        "the first version",
+        lambda: (rest(airflow, "GET", f"/dags/{dag_id}/dagVersions") or {}).get("dag_versions"),
+    )
+    # Airflow stored a version just now, so it will not store the next one for up to 30 s,
+    # though it parses the changed file (and shows its tags) within seconds.
+    (project / "src" / dag_id / "pipelines" / "main.py").write_text(CHANGED_NODES)
+    forget_modules(dag_id)
+
+    output = expect(
+        invoke(project, "run-once", "--wait-for-completion", "5", env=ADMIN), 0, airflow
+    )
+
+    assert task_ids_of_run(airflow, dag_id, run_id_in(output)) == {"kedro.halve_raw_and_1_more"}
+    assert "kedro.halve_raw_and_1_more: success" in output
+    assert "double_raw" not in output
+
+
+@pytest.mark.e2e
+def test_schedule_starts_no_run_nobody_asked_for(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+) -> None:
+    project = make(make_project, airflow, ONE_TASK_NODES)
+    dag_id = project.name
+    expect(invoke(project, "upload-pipeline", env=ADMIN), 0, airflow)
+    airflow.wait_for(f"DAG {dag_id}", lambda: rest(airflow, "GET", f"/dags/{dag_id}"))
+    # As run-once leaves it: unpaused, no schedule.
+    rest(airflow, "PATCH", f"/dags/{dag_id}?update_mask=is_paused", {"is_paused": False})
+    # Hourly, half an hour away from now: its latest time passed long ago, its next is far.
+    minute = (dt.datetime.now(dt.timezone.utc).minute + 30) % 60
+    cron = f"{minute} * * * *"
+
+    output = expect(invoke(project, "schedule", "--cron-expression", cron, env=ADMIN), 0, airflow)
+
+    assert "The DAG is not paused, as it was" in output
+    assert "no run of an earlier time" in output
+    dag = airflow.wait_for(
+        "the scheduled version",
+        lambda: (
+            (d := rest(airflow, "GET", f"/dags/{dag_id}"))["timetable_summary"] == cron
+            and d["next_dagrun_run_after"]
+            and d
+        ),
+    )
+    time.sleep(5)  # the scheduler loops every 0.5 s: a surprise run would exist by now
+    assert runs_of(airflow, dag_id) == []
+    assert not dag["is_paused"]
+    assert dag["next_dagrun_run_after"] > dt.datetime.now(dt.timezone.utc).isoformat()
+
+    output = expect(
+        invoke(project, "schedule", "--cron-expression", cron, "--catch-up", env=ADMIN),
+        0,
+        airflow,
+    )
+
+    assert "no run of an earlier time" not in output
+    caught_up = airflow.wait_for("the catch-up run", lambda: runs_of(airflow, dag_id))
+    assert [run["run_type"] for run in caught_up] == ["scheduled"]
+
+
+def in_background(action) -> threading.Thread:
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.e2e
+def test_an_api_outage_while_following_says_the_run_goes_on_and_resumes(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    quick_follow: None,
+) -> None:
+    monkeypatch.setattr(airflow_settings, "RETRY_SECONDS", 1.0)
+    proxy = LoopbackProxy(airflow.port)  # the command reaches Airflow through it; tasks do not
+    project = make_project(
+        nodes=HELD_NODES,
+        catalog=ONE_TASK_CATALOG,
+        config=local_config(proxy.url, airflow.dags_folder),
+    )
+    (project / "data" / "raw.csv").write_text("x\n1\n")
+    dag_id = project.name
+
+    def outage_while_running() -> None:
+        airflow.wait_for("the run", lambda: runs_of(airflow, dag_id, "running"), timeout=600)
+        proxy.cut()
+        time.sleep(6)  # the command polls every second
+        proxy.restore()
+        time.sleep(3)
+        (project / "data" / "release").write_text("")
+
+    outage = in_background(outage_while_running)
+    try:
+        output = expect(
+            invoke(project, "run-once", "--wait-for-completion", "8", env=ADMIN), 0, airflow
+        )
+    finally:
+        (project / "data" / "release").write_text("")
+        outage.join(30)
+        proxy.close()
+
+    run_url = f"{proxy.url}/dags/{dag_id}/runs/{run_id_in(output)}"
+    assert f"The run goes on in Airflow: {run_url}" in output
+    assert "answers again" in output
+    assert f"of DAG '{dag_id}' succeeded" in output
+
+
+@pytest.mark.e2e
+def test_a_queued_run_says_which_run_it_waits_for(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+    quick_follow: None,
+) -> None:
+    project = make(make_project, airflow, HELD_NODES, max_active_runs=1)
+    dag_id = project.name
+    expect(invoke(project, "upload-pipeline", env=ADMIN), 0, airflow)
+    unpause_and_trigger(airflow, dag_id, "first")
+    airflow.wait_for("the first run", lambda: runs_of(airflow, dag_id, "running"))
+
+    def release_once_queued() -> None:
+        airflow.wait_for("a queued run", lambda: runs_of(airflow, dag_id, "queued"), timeout=600)
+        time.sleep(4)  # the command polls every second
+        (project / "data" / "release").write_text("")
+
+    release = in_background(release_once_queued)
+    try:
+        output = expect(
+            invoke(project, "run-once", "--wait-for-completion", "8", env=ADMIN), 0, airflow
+        )
+    finally:
+        (project / "data" / "release").write_text("")
+        release.join(30)
+
+    assert "run is queued (max_active_runs=1, waiting for first)" in output
+    assert "no status" not in output
+
+
+@pytest.mark.e2e
+def test_up_for_retry_says_when_the_next_try_starts(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+    quick_follow: None,
+) -> None:
+    project = make(make_project, airflow, FLAKY_NODES, retries=1, retry_delay=8)
+
+    output = expect(
+        invoke(project, "run-once", "--wait-for-completion", "5", env=ADMIN), 0, airflow
+    )
+
+    assert re.search(
+        r"kedro.flaky: up_for_retry \(try 1 of 2 failed; next try at \d\d:\d\d:\d\d UTC\)",
+        output,
+    )
+    assert "kedro.flaky: success" in output
+
+
+@pytest.mark.e2e
+def test_list_pipelines_shows_the_last_finished_run_not_a_newer_queued_one(
+    airflow: AirflowServer,  # noqa: F811
+    make_project: ProjectFactory,
+    quick_follow: None,
+) -> None:
+    project = make(make_project, airflow, FAILING_NODES)
+    dag_id = project.name
+    expect(invoke(project, "run-once", "--wait-for-completion", "5", env=ADMIN), 2, airflow)
+    rest(airflow, "PATCH", f"/dags/{dag_id}?update_mask=is_paused", {"is_paused": True})
+    rest(airflow, "POST", f"/dags/{dag_id}/dagRuns", {"dag_run_id": "waits", "logical_date": None})
+
+    output = expect(invoke(project, "list-pipelines", env=ADMIN), 0, airflow)
+
+    row = next(line.split() for line in output.splitlines() if line.startswith(dag_id))
+    assert row[3:5] == ["yes", "failed"]
 
 
 # -- without Airflow ------------------------------------------------------------------------
@@ -233,7 +529,7 @@ def test_a_viewer_may_list_but_not_trigger(deployed, airflow: AirflowServer) -> 
 def test_unreachable_host_says_to_check_host(
     make_project: ProjectFactory, cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(airflow_api, "RETRY_SECONDS", 1.0)
+    monkeypatch.setattr(airflow_settings, "RETRY_SECONDS", 1.0)
     host = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     project = make_project(config=local_config(host, Path("dags")))
 

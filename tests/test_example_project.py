@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -128,6 +129,28 @@ def test_spark_only_nodes_are_recognisable_by_tag_or_type_hint_alone(bootstrappe
     hints = nodes["collect_shop_ranking"].func.__annotations__
     assert hints["top_shops"] == "DataFrame"  # a string: the module defers annotations
     assert nodes["rank_shops"].func.__annotations__ == {}
+
+
+def test_the_readme_gives_the_reasons_plan_prints_for_the_demo(bootstrapped) -> None:
+    from kedro_airflow_k8s.build import make_plan
+    from kedro_airflow_k8s.project import load_project
+
+    path, _ = bootstrapped
+    plan = make_plan(load_project(path, "local"))
+    readme = " ".join((EXAMPLE.parent.parent / "README.md").read_text().split())
+    reasons = {node: reason for task in plan.spark_tasks for node, reason in task.reasons.items()}
+
+    annotated = [n for n, reason in reasons.items() if reason.startswith("annotation:")]
+    names = ", ".join(f"`{n}`" for n in annotated[:-1]) + f" and `{annotated[-1]}`"
+    assert f"{names} take an input annotated `pyspark.sql.DataFrame`" in readme
+    for node, reason in reasons.items():
+        if reason.startswith("tag "):
+            assert f"`{node}` carries the tag `{reason.removeprefix('tag ')}`" in readme
+        elif reason.startswith("between Spark nodes"):
+            first, second = re.findall(r"'([^']+)'", reason)
+            assert f"`{node}` sits between the Spark nodes `{first}` and `{second}`" in readme
+        else:
+            assert reason.startswith("annotation:"), f"README says nothing of {node}: {reason}"
 
 
 @pytest.mark.e2e
