@@ -276,7 +276,8 @@ def test_run_once_runs_the_example_project(
     config["host"], config["output"] = airflow.url, f"{airflow.dags_folder}/"
     run_config = config["run_config"]
     run_config.update(retries=0, local_runner={"kedro_command": KEDRO})
-    run_config["spark"]["type"] = "none"  # the Spark group runs `kedro run`, Spark in local mode
+    # The Spark group runs `kedro run`, Spark in local mode; the standalone keys go with it.
+    run_config["spark"] = {"type": "none"}
     config_file.write_text(yaml.safe_dump(config))
 
     output = expect(

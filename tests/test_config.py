@@ -220,9 +220,3 @@ def test_init_command_refuses_to_overwrite(make_project, cli):
 
 def test_start_date_in_the_earlier_plugins_compact_form():
     assert str(parse_config(with_run(start_date="20210721")).run_config.start_date) == "2021-07-21"
-
-
-def test_the_light_config_reader_names_the_same_file() -> None:
-    from kedro_airflow_k8s import config, project
-
-    assert project.CONFIG_FILE == config.CONFIG_FILE
