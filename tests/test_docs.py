@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from kedro_airflow_k8s.cli import commands
 from kedro_airflow_k8s.config import PluginConfig, parse_config
+from kedro_airflow_k8s.run_check import declared_task_ids
 from tests.spark_projects import restore_environ  # noqa: F401 - autouse fixture
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,6 +205,8 @@ def test_backend_examples_compile_and_load_in_airflow(example, make_project):
     folder, compiled = compile_to(project, artifacts=artifacts)
     dag = load_dag(folder, compiled.dag_id)
     assert any(task_id.startswith("kedro.spark_") for task_id in dag.task_ids)
+    # run-once checks a run's tasks against the ids read from the source: they must agree.
+    assert declared_task_ids(compiled.source) == set(dag.task_ids)
 
 
 def test_code_blocks_are_not_nested_in_lists():
