@@ -54,8 +54,6 @@ CONF_SUFFIXES = frozenset({".yml", ".yaml", ".json", ".toml", ".sql", ".txt", ".
 NOT_FOR_WHEEL = frozenset(
     {"conf", "data", "build", "dist", "logs", "notebooks", "sessions", "mlruns"}
 )
-# Backends whose Spark driver runs where the project is, so relative local paths resolve.
-LOCAL_BACKENDS = frozenset({"none", "standalone"})
 # Zip and tar need a date after 1980; a fixed one makes equal content give equal bytes.
 FIXED_EPOCH = 315532800
 
@@ -420,26 +418,30 @@ def render_init_script(
     )
 
 
-def warn_local_paths(filepaths: Mapping[str, str | None], backend: str) -> list[str]:
-    """Warnings for Spark datasets whose relative local path a remote cluster cannot see.
+def warn_local_paths(filepaths: Mapping[str, str | None], visible: bool) -> list[str]:
+    """One warning naming the Spark datasets whose relative local path a remote cluster
+    cannot see; none when Spark runs where the project is (``visible``).
 
     ``filepaths`` maps dataset name to its ``filepath`` (None when it has none).
-    Backends that run the driver where the project is (none, standalone) get none.
     """
-    if backend in LOCAL_BACKENDS:
+    if visible:
         return []
-    warnings = []
+    local = []
     for name, filepath in sorted(filepaths.items()):
         if not filepath:
             continue
         path = filepath[len("file://") :] if filepath.startswith("file://") else filepath
         if "://" in path or path.startswith(("/", "~")) or (len(path) > 1 and path[1] == ":"):
             continue
-        warnings.append(
-            f"dataset '{name}' uses the local path '{filepath}' which the Spark cluster "
-            "cannot see; use a shared filesystem URL (gs://, s3://, hdfs://)"
-        )
-    return warnings
+        local.append(f"{name} ({filepath})")
+    if not local:
+        return []
+    shown = ", ".join(local[:5]) + (f" and {len(local) - 5} more" if len(local) > 5 else "")
+    count = f"{len(local)} Spark dataset{'s' if len(local) > 1 else ''}"
+    return [
+        f"{count} on a relative local path the Spark cluster cannot see: {shown}; use a "
+        "shared filesystem URL (gs://, s3://, hdfs://)"
+    ]
 
 
 def _user_script(project_path: Path, relative: str | None, key: str) -> tuple[str, str] | None:

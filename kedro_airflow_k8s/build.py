@@ -32,10 +32,16 @@ class CompiledDag:
 
 
 def make_plan(project: KedroProject, dag_name: str | None = None) -> Plan:
+    """The plan of ``project``, with its Spark backend's configuration checked for it."""
     from kedro_airflow_k8s.grouping import build_plan
+    from kedro_airflow_k8s.spark.registry import check_backend
 
+    run_config = project.config.run_config
     dag_id = dag_id_from(dag_name) if dag_name else project.dag_id
-    plan = build_plan(project.pipeline, project.catalog_type, project.config.run_config, dag_id)
+    plan = build_plan(project.pipeline, project.catalog_type, run_config, dag_id)
+    spark_nodes = {name for task in plan.spark_tasks for name in task.nodes}
+    tags = {node.name: node.tags for node in project.pipeline.nodes if node.name in spark_nodes}
+    check_backend(run_config, tags)
     return whole_namespaces_only(plan, project.registered_pipeline)
 
 
@@ -120,11 +126,6 @@ class CompileResult:
     warnings: tuple[str, ...]
 
 
-# Backends whose driver may run the entry script from this machine's files; the others
-# either fetch published artifacts (dataproc) or find the project in their image.
-LOCAL_DRIVER_BACKENDS = frozenset({"standalone", "custom"})
-
-
 def needs_artifacts(project: KedroProject, plan: Plan) -> bool:
     return bool(plan.spark_tasks) and project.config.run_config.spark.backend != "none"
 
@@ -148,15 +149,17 @@ def compile_with_artifacts(
     plan = make_plan(project, dag_name)
     if not needs_artifacts(project, plan):
         return CompileResult(compile_project(project, dag_name, plan=plan), None, ())
+    from kedro_airflow_k8s.spark.registry import backend_of
+
     run_config = project.config.run_config
-    backend = run_config.spark.backend
+    backend = backend_of(run_config.spark)
     base_url = run_config.spark.artifacts_path
     warnings = spark_path_warnings(project, plan)
-    if not base_url and backend not in LOCAL_DRIVER_BACKENDS:
+    if not base_url and not backend.builds_local_artifacts(run_config.spark):
         return CompileResult(compile_project(project, dag_name, plan=plan), None, warnings)
     if not base_url and for_publishing:
         raise UserError(
-            f"the '{backend}' Spark backend runs the project from its artifacts: set "
+            f"the '{backend.name}' Spark backend runs the project from its artifacts: set "
             "run_config.spark.artifacts_path to where the Spark driver can read them "
             "(a bucket URL or a shared directory), or use `compile` for a local DAG"
         )
@@ -171,8 +174,8 @@ def compile_with_artifacts(
             else {artifact.kind: str(artifact.path) for artifact in artifacts}
         )
         compiled = compile_project(project, dag_name, artifacts=locations, plan=plan)
-    # A standalone driver runs from the project directory; the conf archive is unused.
-    if backend != "standalone":
+    # The conf archive's warnings matter only to backends that ship it.
+    if "conf" in backend.artifacts:
         warnings = (*artifacts.warnings, *warnings)
     return CompileResult(compiled, artifacts, warnings)
 
@@ -208,8 +211,10 @@ def spark_path_warnings(project: KedroProject, plan: Plan) -> tuple[str, ...]:
         for name in (*node.inputs, *node.outputs)
         if not name.startswith("params:") and name != "parameters"
     }
-    backend = project.config.run_config.spark.backend
-    return tuple(warn_local_paths(filepaths, backend))
+    from kedro_airflow_k8s.spark.registry import backend_of
+
+    spark = project.config.run_config.spark
+    return tuple(warn_local_paths(filepaths, backend_of(spark).sees_local_paths(spark)))
 
 
 def prune_artifacts(artifacts_dir: Path, package_name: str, current: set[str]) -> list[Path]:

@@ -592,17 +592,41 @@ PATHS = {
 }
 
 
-@pytest.mark.parametrize("backend", ["dataproc", "k8s", "kubernetes", "spark-operator"])
-def test_remote_cluster_warns_about_relative_local_paths(backend):
-    assert warn_local_paths(PATHS, backend) == [
-        "dataset 'raw' uses the local path 'data/01_raw/raw.parquet' which the Spark cluster "
-        "cannot see; use a shared filesystem URL (gs://, s3://, hdfs://)"
+def test_remote_cluster_warns_about_relative_local_paths():
+    assert warn_local_paths(PATHS, visible=False) == [
+        "1 Spark dataset on a relative local path the Spark cluster cannot see: "
+        "raw (data/01_raw/raw.parquet); use a shared filesystem URL (gs://, s3://, hdfs://)"
     ]
 
 
-@pytest.mark.parametrize("backend", ["standalone", "none"])
-def test_local_backends_do_not_warn(backend):
-    assert warn_local_paths(PATHS, backend) == []
+def test_many_local_paths_give_one_summary_line():
+    paths = {f"table_{n}": f"data/table_{n}.csv" for n in range(8)}
+    (warning,) = warn_local_paths(paths, visible=False)
+    assert warning.startswith("8 Spark datasets on a relative local path")
+    assert "table_4 (data/table_4.csv) and 3 more;" in warning
+
+
+def test_local_backends_do_not_warn():
+    assert warn_local_paths(PATHS, visible=True) == []
+
+
+@pytest.mark.parametrize(
+    ("spark", "visible"),
+    [
+        ({"type": "none"}, True),
+        ({"type": "standalone"}, True),
+        ({"type": "dataproc"}, False),
+        ({"type": "k8s"}, False),
+        ({"type": "k8s", "deploy_mode": "client"}, False),
+        ({"type": "spark-operator"}, False),
+        ({"type": "custom", "operator_factory": "a.B"}, False),
+    ],
+)
+def test_the_backend_registry_says_who_sees_local_paths(spark, visible):
+    from kedro_airflow_k8s.spark.registry import backend_of
+
+    section = RunConfig(image="i", namespace="n", spark=spark).spark
+    assert backend_of(section).sees_local_paths(section) is visible
 
 
 def fake_version(folder: Path, package: str, version: str, age: int) -> Path:

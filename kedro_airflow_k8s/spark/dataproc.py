@@ -21,6 +21,7 @@ from kedro_airflow_k8s.spark.builtin import (
     tlit,
 )
 from kedro_airflow_k8s.spark.driver_env import with_cluster_env
+from kedro_airflow_k8s.spark.registry import BACKENDS
 
 OPERATORS = "airflow.providers.google.cloud.operators.dataproc"
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -45,16 +46,6 @@ class DataprocFactory(BuiltinFactory):
 
     def dag_arguments(self, project_name: str, config: RunConfig) -> dict[str, str]:
         return cluster.dag_arguments()
-
-    def entry_script(self, config: RunConfig) -> str:
-        artifacts_path = config.spark.artifacts_path
-        if not artifacts_path or not artifacts_path.startswith("gs://"):
-            raise UserError(
-                f"run_config.spark.artifacts_path is {artifacts_path!r}; Dataproc fetches the "
-                "project, its conf and the init and entry scripts from Cloud Storage, so set it "
-                "to a gs://bucket/path URL"
-            )
-        return super().entry_script(config)
 
     def create_cluster_operator(
         self,
@@ -106,7 +97,8 @@ class DataprocFactory(BuiltinFactory):
         properties = layers.layered(
             layers.resources_layer(layers.resource_profile(group, spark)),
             layers.io_layer(
-                layers.group_filepaths(group, self.context.dataset_paths), native=("gs", "gcs")
+                layers.group_filepaths(group, self.context.dataset_paths),
+                native=BACKENDS["dataproc"].native_filesystems,
             ),
             layers.python_layer(spark),
             spark.conf,
@@ -141,6 +133,15 @@ class DataprocFactory(BuiltinFactory):
         if settings.impersonation_chain:
             arguments.append(("impersonation_chain", tlit(settings.impersonation_chain)))
         return arguments
+
+
+def check(config: RunConfig) -> None:
+    """The Dataproc section's labels, ClusterConfig and PySparkJob fields, checked with the
+    Dataproc client's own message classes; UserError naming the key."""
+    spark = config.spark
+    checked_labels({**spark.labels, **spark.dataproc.labels})
+    normalised("ClusterConfig", spark.cluster_config, "cluster_config")
+    normalised("PySparkJob", spark.submit_args, "submit_args")
 
 
 def cluster_config_with(user: dict[str, Any], init_url: str, idle_ttl: int) -> dict[str, Any]:

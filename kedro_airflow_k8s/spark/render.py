@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,15 +21,8 @@ from kedro_airflow_k8s.render import task_variables as render_task_variables
 from kedro_airflow_k8s.spark import custom
 from kedro_airflow_k8s.spark.base import SparkGroup, SparkOperatorFactoryBase
 from kedro_airflow_k8s.spark.builtin import SparkContext
-from kedro_airflow_k8s.spark.conf import check_profiles
 from kedro_airflow_k8s.spark.factory_calls import FactoryCalls
-
-BUILTIN_BACKENDS = {
-    "dataproc": "kedro_airflow_k8s.spark.dataproc.DataprocFactory",
-    "k8s": "kedro_airflow_k8s.spark.kubernetes.KubernetesFactory",
-    "spark-operator": "kedro_airflow_k8s.spark.spark_operator.SparkOperatorFactory",
-    "standalone": "kedro_airflow_k8s.spark.standalone.StandaloneFactory",
-}
+from kedro_airflow_k8s.spark.registry import backend_of
 
 
 def render_spark(
@@ -45,7 +37,6 @@ def render_spark(
     run = project.config.run_config
     spark = run.spark
     nodes = {node.name: node for node in project.pipeline.nodes}
-    check_profiles({name: nodes[name].tags for t in plan.spark_tasks for name in t.nodes}, spark)
     groups = [spark_group(task, project, nodes) for task in plan.spark_tasks]
     context = spark_context(project, plan, groups, artifacts)
     calls = FactoryCalls(load_factory(spark, context), spark)
@@ -85,10 +76,10 @@ def render_spark(
 
 
 def load_factory(spark: SparkConfig, context: SparkContext) -> SparkOperatorFactoryBase:
-    if spark.backend == "custom":
+    backend = backend_of(spark)
+    if backend.factory is None:
         return custom.create_factory(spark.operator_factory or "", context)
-    module_name, _, class_name = BUILTIN_BACKENDS[spark.backend].rpartition(".")
-    factory_class = getattr(importlib.import_module(module_name), class_name)
+    factory_class = backend.factory_class()
     if spark.operator_factory:
         # A subclass of the built-in factory, configured with the built-in backend's keys.
         return custom.create_factory(spark.operator_factory, context, base=factory_class)

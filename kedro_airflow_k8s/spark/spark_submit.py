@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig
@@ -53,11 +53,6 @@ def connection_preamble(config: RunConfig, dag_id: str, master: str) -> str:
     that already defines the variable keep its own.
     """
     if config.spark.conn_id:
-        if config.spark.master:
-            raise UserError(
-                "run_config.spark.master and run_config.spark.conn_id are both set; the master "
-                "comes from one of them: keep master (the DAG defines its connection) or conn_id"
-            )
         return ""
     variable = f"AIRFLOW_CONN_{connection_id(config, dag_id).upper()}"
     value = json.dumps({"conn_type": "spark", "host": master})
@@ -71,6 +66,20 @@ def connection_preamble(config: RunConfig, dag_id: str, master: str) -> str:
             ")",
         ]
     )
+
+
+def check(config: RunConfig, checked_master: Callable[[RunConfig], str]) -> None:
+    """What a spark-submit backend's section must satisfy; UserError naming the key."""
+    spark = config.spark
+    if spark.conn_id and spark.master:
+        raise UserError(
+            "run_config.spark.master and run_config.spark.conn_id are both set; the master "
+            "comes from one of them: keep master (the DAG defines its connection) or conn_id"
+        )
+    checked_master(config)
+    check_submit_args(spark.submit_args)
+    if not isinstance(spark.submit_args.get("conf", {}), dict):
+        raise UserError("run_config.spark.submit_args.conf must be a mapping; or use spark.conf")
 
 
 def check_submit_args(submit_args: dict[str, Any]) -> None:
