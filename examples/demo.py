@@ -97,6 +97,11 @@ def prepare_project(work: Path | None = None) -> Path:
     return project
 
 
+def spark_connection(master: str) -> str:
+    """An Airflow Spark connection to ``master``, as an AIRFLOW_CONN_* variable holds it."""
+    return json.dumps({"conn_type": "spark", "host": master})
+
+
 def airflow_env(home: Path) -> dict[str, str]:
     """The environment of every Airflow command: this AIRFLOW_HOME and nothing inherited
     from another Airflow (its database, connections or settings)."""
@@ -108,6 +113,8 @@ def airflow_env(home: Path) -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
             "KEDRO_DISABLE_TELEMETRY": "true",
+            # The Spark connection the DAG names (run_config.spark.conn_id): Spark in-process.
+            "AIRFLOW_CONN_SPARK_LOCAL": spark_connection("local[2]"),
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYSPARK_PYTHON": sys.executable,
             "SPARK_LOCAL_IP": os.environ.get("SPARK_LOCAL_IP", "127.0.0.1"),

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import jinja2
 
+from kedro_airflow_k8s.atomic import write_atomic
 from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
 
@@ -460,18 +461,10 @@ def _user_script(project_path: Path, relative: str | None, key: str) -> tuple[st
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename; equal files stay put."""
+    """Write ``data`` to ``path`` whole or not at all; equal files stay put."""
     if path.is_file() and path.read_bytes() == data:
         return
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode)
 
 
 def _wheel_copy_filter(project_path: Path, exclude: Path | None):

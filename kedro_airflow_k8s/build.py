@@ -154,7 +154,7 @@ def compile_with_artifacts(
     run_config = project.config.run_config
     backend = backend_of(run_config.spark)
     base_url = run_config.spark.artifacts_path
-    warnings = spark_path_warnings(project, plan)
+    warnings = (*spark_path_warnings(project, plan), *backend.notes(run_config, plan.dag_id))
     if not base_url and not backend.builds_local_artifacts(run_config.spark):
         return CompileResult(compile_project(project, dag_name, plan=plan), None, warnings)
     if not base_url and for_publishing:

@@ -1,4 +1,4 @@
-"""Names Airflow accepts: DAG ids and task ids derived from user text."""
+"""Names derived from user text: DAG and task ids, Kubernetes and Spark names, cluster names."""
 
 from __future__ import annotations
 
@@ -9,10 +9,18 @@ import unicodedata
 MAX_ID_LENGTH = 200
 
 
-def ascii_slug(text: str, allowed: str = r"A-Za-z0-9_.\-") -> str:
-    """``text`` with accents folded to ASCII and anything else Airflow refuses as ``_``."""
+def ascii_slug(text: str, allowed: str = r"A-Za-z0-9_.\-", replacement: str = "_") -> str:
+    """``text`` with accents folded to ASCII and each run of other characters than
+    ``allowed`` (by default those Airflow ids accept) replaced by ``replacement``."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(rf"[^{allowed}]+", "_", folded)
+    return re.sub(rf"[^{allowed}]+", replacement, folded)
+
+
+def dns_label(text: str, limit: int = 50, fallback: str = "kedro") -> str:
+    """A DNS-1123 label from ``text`` (pod and Spark application names): lowercase letters,
+    digits and inner hyphens, at most ``limit`` characters."""
+    name = ascii_slug(text.lower(), "a-z0-9-", "-").strip("-")[:limit].strip("-")
+    return name or fallback
 
 
 def short_hash(text: str, length: int = 6) -> str:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shlex
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ from typing import Any
 import jinja2
 
 from kedro_airflow_k8s import __version__, mlflow_run
+from kedro_airflow_k8s.atomic import write_atomic  # noqa: F401 - commands write DAGs with it
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
     POD_TEMPLATE_TAG_PREFIX,
@@ -23,6 +22,7 @@ from kedro_airflow_k8s.config import (
     SecretRef,
 )
 from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.naming import dns_label
 from kedro_airflow_k8s.plan import Plan, Task
 from kedro_airflow_k8s.source import (
     comment,
@@ -416,10 +416,7 @@ RESERVED_NAMES = {
 
 
 def pod_name(task_id: str) -> str:
-    import re
-
-    name = re.sub(r"[^a-z0-9-]+", "-", task_id.lower()).strip("-")
-    return (name or "kedro-node")[:50].strip("-") or "kedro-node"
+    return dns_label(task_id, fallback="kedro-node")
 
 
 def profile_var(name: str) -> str:
@@ -568,24 +565,3 @@ def check_source(source: str, filename: str) -> None:
                     f"the generated DAG would import '{name}'; DAG files must need only Airflow "
                     "and its providers (check the custom operator factory's imports_statement)"
                 )
-
-
-def current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp creates 0600; DAG files must be readable by the Airflow user.
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

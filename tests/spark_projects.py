@@ -113,6 +113,19 @@ def compile_to(
     return folder, compiled
 
 
+def define_spark_connection(project_path: Path, dag_id: str) -> None:
+    """What the Airflow deployment does, as compile's note says: define the connection the
+    DAG's SparkSubmitOperators read the master from (one the environment has already wins)."""
+    from kedro_airflow_k8s.project import load_project
+    from kedro_airflow_k8s.spark import kubernetes, spark_submit, standalone
+
+    run = load_project(project_path).config.run_config
+    checked = {"k8s": kubernetes.checked_master, "standalone": standalone.checked_master}
+    env = spark_submit.connection_env(run, dag_id, checked[run.spark.backend](run))
+    if env is not None:
+        os.environ.setdefault(*env)
+
+
 def load_dag(folder: Path, dag_id: str):
     bag = load_dagbag(folder)
     assert bag.import_errors == {}
@@ -126,7 +139,7 @@ def task_id_of(compiled: Any, node: str) -> str:
 
 @pytest.fixture(autouse=True)
 def restore_environ():
-    """Parsing a DAG with a SparkSubmitOperator sets its AIRFLOW_CONN_* variable."""
+    """Tests define AIRFLOW_CONN_* variables as an Airflow deployment would."""
     saved = dict(os.environ)
     yield
     os.environ.clear()

@@ -69,8 +69,11 @@ def standalone_run(airflow: Airflow, tmp_path_factory: pytest.TempPathFactory) -
     """The example against a master and a worker that exist only inside this fixture."""
     work = tmp_path_factory.mktemp("standalone")
     with spark_standalone(work / "spark") as spark:
-        settings = {"run_config": {"spark": {"master": spark.master_url, "resources": SMALL_SPARK}}}
+        settings = {"run_config": {"spark": {"resources": SMALL_SPARK}}}
         project = prepare_example(work / "mixed-demo", settings)
+        # The deployment's connection points the DAG at this master; the DAG is unchanged.
+        connection = {"AIRFLOW_CONN_SPARK_LOCAL": demo.spark_connection(spark.master_url)}
+        airflow = Airflow(airflow.home, {**airflow.env, **connection})
         plan = compile_dag(project, airflow, "mixed-demo-standalone")
         spark.wait_until_ready()
         run = run_dag(project, airflow, "mixed-demo-standalone", plan)

@@ -104,6 +104,7 @@ def test_submit_job(make_project):
         "ds={{ ds }}",
     ]
     assert dict(pyspark.properties) == {
+        "spark.log.level": "WARN",  # unless configured otherwise
         "spark.executor.memory": "8g",
         "spark.executor.instances": "4",
         # gs:// is native on Dataproc; s3a:// needs the connector settings.

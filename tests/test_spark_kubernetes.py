@@ -10,6 +10,7 @@ from tests.spark_projects import (
     SIMPLE_NODES,
     compile_to,
     config,
+    define_spark_connection,
     load_dag,
     restore_environ,  # noqa: F401 - autouse fixture
     task_id_of,
@@ -49,6 +50,7 @@ def compiled_dag(make_project, spark=K8S):
         "aws_keys:\n  key: AKIAEXAMPLEKEY\n  secret: very-secret-value\n"
     )
     folder, compiled = compile_to(project)
+    define_spark_connection(project, compiled.dag_id)
     return load_dag(folder, compiled.dag_id), compiled, project
 
 
@@ -91,7 +93,8 @@ def test_spark_submit_command_line(make_project):
     ]
     user = ["spark.sql.shuffle.partitions=64"]
     expected = ["spark-submit", "--master", MASTER]
-    for item in resources + backend + io + user:
+    defaults = ["spark.log.level=WARN"]
+    for item in defaults + resources + backend + io + user:
         expected += ["--conf", item]
     # The hook repeats the namespace it read from the conf.
     expected += ["--conf", "spark.kubernetes.namespace=kedro"]

@@ -103,6 +103,7 @@ def test_spark_application_manifest(make_project):
     assert spec["sparkVersion"] == "4.0.1"
     assert spec["restartPolicy"] == {"type": "Never"}
     assert spec["sparkConf"]["spark.sql.shuffle.partitions"] == "16"
+    assert spec["sparkConf"]["spark.log.level"] == "WARN"
     assert spec["sparkConf"]["spark.hadoop.fs.s3a.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"
     assert spec["deps"] == {"packages": ["org.apache.hadoop:hadoop-aws:3.4.1"]}
 

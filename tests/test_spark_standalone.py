@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from kedro_airflow_k8s.errors import UserError
@@ -12,6 +10,7 @@ from tests.spark_projects import (
     SIMPLE_NODES,
     compile_to,
     config,
+    define_spark_connection,
     load_dag,
     restore_environ,  # noqa: F401 - autouse fixture
     task_id_of,
@@ -32,6 +31,7 @@ def compiled_dag(make_project, spark, **run_config):
         nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(spark, **run_config)
     )
     folder, compiled = compile_to(project, artifacts={"entry": ENTRY})
+    define_spark_connection(project, compiled.dag_id)
     return load_dag(folder, compiled.dag_id), compiled, project
 
 
@@ -43,6 +43,7 @@ def submit_command(dag, compiled) -> list[str]:
 
 def expected_command(master: str, project) -> list[str]:
     conf = [
+        "spark.log.level=WARN",
         "spark.driver.memory=2g",
         "spark.executor.memory=3g",
         "spark.hadoop.fs.gs.impl=com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
@@ -79,11 +80,22 @@ def test_spark_master_url(make_project):
     assert submit_command(dag, compiled) == expected_command("spark://127.0.0.1:7077", project)
 
 
-def test_master_comes_from_a_connection_the_dag_defines(make_project):
-    _, compiled, _ = compiled_dag(make_project, {**STANDALONE, "master": "local[4]"})
-    variable = "AIRFLOW_CONN_KEDRO_SPARK_SPARK_DEMO"
-    assert f"os.environ.setdefault(\n    '{variable}'," in compiled.source
-    assert os.environ[variable] == '{"conn_type": "spark", "host": "local[4]"}'
+def test_compile_says_how_to_define_the_connection_the_dag_reads(make_project, cli):
+    project = make_project(
+        nodes=SIMPLE_NODES,
+        catalog=SIMPLE_CATALOG,
+        config=config({**STANDALONE, "master": "local[4]"}),
+    )
+    result = cli(project, "compile")
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "Airflow connection 'kedro_spark_spark_demo'" in output
+    value = '{"conn_type": "spark", "host": "local[4]"}'
+    definition = f"AIRFLOW_CONN_KEDRO_SPARK_SPARK_DEMO='{value}'"
+    assert definition in output
+    source = (project / "dags" / "spark_demo.py").read_text()
+    assert "os.environ" not in source and "import os" not in source
+    assert "conn_id='kedro_spark_spark_demo'" in source
 
 
 def test_a_connection_on_the_worker_wins(make_project, monkeypatch):
@@ -144,3 +156,11 @@ def test_entry_script_must_be_known(make_project):
     project = make_project(nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(STANDALONE))
     with pytest.raises(UserError, match="run_config.spark.main_python_file"):
         compile_to(project)
+
+
+def test_applications_log_at_warn_unless_configured(make_project):
+    dag, compiled, _ = compiled_dag(make_project, STANDALONE)
+    assert dag.get_task(task_id_of(compiled, "score")).conf["spark.log.level"] == "WARN"
+    spark = {**STANDALONE, "conf": {"spark.log.level": "INFO"}}
+    dag, compiled, _ = compiled_dag(make_project, spark)
+    assert dag.get_task(task_id_of(compiled, "score")).conf["spark.log.level"] == "INFO"

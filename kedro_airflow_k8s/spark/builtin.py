@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.naming import dns_label
 from kedro_airflow_k8s.source import literal, neutralise_template, template_literal
 from kedro_airflow_k8s.spark.base import SparkGroup, SparkOperatorFactoryBase
 
@@ -111,8 +111,7 @@ def project_path_args(config: RunConfig, default: str | None) -> list[str]:
 
 def k8s_name(text: str, limit: int = 50) -> str:
     """A DNS-1123 label from ``text`` (Spark application and pod names)."""
-    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:limit].strip("-")
-    return name or "kedro-spark"
+    return dns_label(text, limit, fallback="kedro-spark")
 
 
 def doc_literal(group: SparkGroup) -> str:

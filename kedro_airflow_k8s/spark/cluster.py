@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from kedro_airflow_k8s.config import SparkConfig
+from kedro_airflow_k8s.naming import ascii_slug
 from kedro_airflow_k8s.source import literal
 
 # Dataproc's rule, the strictest of the backends with clusters: lowercase letters,
@@ -24,8 +24,7 @@ IMPORTS = "import hashlib"
 def base_name(spark: SparkConfig, project_name: str) -> str:
     """``spark.cluster_name`` (else ``project_name``) as the start of a valid cluster name."""
     text = getattr(spark, "cluster_name", None) or project_name
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    base = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+    base = ascii_slug(text.lower(), "a-z0-9", "-").strip("-")
     if not base[:1].isalpha():
         base = f"kedro-{base}".rstrip("-")
     return base[:MAX_BASE_LENGTH].rstrip("-")

@@ -1,4 +1,4 @@
-"""Spark conf in layers, later ones winning: resources, backend, IO, interpreter, the user's own."""
+"""Spark conf in layers, later ones winning: defaults, resources, backend, IO, python, yours."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ GCS_CONF = {
     "spark.hadoop.fs.AbstractFileSystem.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS",
     "spark.hadoop.fs.gs.auth.type": "APPLICATION_DEFAULT",
 }
+# Spark logs at INFO unless told otherwise: most of a task log would be Spark's own chatter.
+DEFAULT_CONF = {"spark.log.level": "WARN"}
 FILESYSTEM_CONF = {"s3": S3_CONF, "s3a": S3_CONF, "s3n": S3_CONF, "gs": GCS_CONF, "gcs": GCS_CONF}
 
 
@@ -131,8 +133,9 @@ def python_layer(spark: SparkApplicationConfig) -> dict[str, str]:
 
 
 def layered(*layers: Mapping[str, str]) -> dict[str, str]:
-    """One conf from ``layers``; a key set by a later layer replaces an earlier value."""
-    conf: dict[str, str] = {}
+    """One conf from ``layers`` over the defaults every application gets; a key set by a
+    later layer replaces an earlier value."""
+    conf: dict[str, str] = dict(DEFAULT_CONF)
     for layer in layers:
         conf.update(layer)
     return conf

@@ -8,6 +8,7 @@ from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.naming import ascii_slug
 from kedro_airflow_k8s.source import literal, neutralise_all
 from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.spark import conf as layers
@@ -209,4 +210,4 @@ def checked_labels(labels: dict[str, str]) -> dict[str, str]:
 
 
 def job_slug(task_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", task_id).strip("-")[:40] or "kedro"
+    return ascii_slug(task_id, "A-Za-z0-9_-", "-").strip("-")[:40] or "kedro"

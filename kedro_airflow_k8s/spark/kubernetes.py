@@ -25,9 +25,6 @@ class KubernetesFactory(spark_submit.SparkSubmitFactory):
             return super().entry_script(config)
         return f"local://{self.context.image_project_home}/spark_run.py"
 
-    def checked_master(self, config: RunConfig) -> str:
-        return checked_master(config)
-
     def submit_operator(
         self,
         project_name: str,

@@ -21,10 +21,15 @@ project is (they see its files), ``remote`` on a cluster (they see published art
 image and shared storage only), ``either`` when the backend may do both."""
 
 Check = Callable[[RunConfig], None]
+Notes = Callable[[RunConfig, str], list[str]]
 
 
 def _no_check(run: RunConfig) -> None:
     return None
+
+
+def _no_notes(run: RunConfig, dag_id: str) -> list[str]:
+    return []
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Backend:
     """Object-store schemes the platform configures itself (no connector conf is added)."""
     check: Check = _no_check
     """Raises UserError naming the key when the section cannot work; runs at planning."""
+    notes: Notes = _no_notes
+    """What compile tells the user to set up where Airflow runs, for a DAG id."""
 
     def builds_local_artifacts(self, spark: Any) -> bool:
         """Without artifacts_path, whether compile builds the artifacts for local use."""
@@ -81,6 +88,18 @@ def _check_standalone(run: RunConfig) -> None:
     spark_submit.check(run, standalone.checked_master)
 
 
+def _k8s_notes(run: RunConfig, dag_id: str) -> list[str]:
+    from kedro_airflow_k8s.spark import kubernetes, spark_submit
+
+    return spark_submit.connection_notes(run, dag_id, kubernetes.checked_master(run))
+
+
+def _standalone_notes(run: RunConfig, dag_id: str) -> list[str]:
+    from kedro_airflow_k8s.spark import spark_submit, standalone
+
+    return spark_submit.connection_notes(run, dag_id, standalone.checked_master(run))
+
+
 def _k8s_driver(spark: KubernetesSparkConfig) -> Driver:
     # In client mode the driver runs on the Airflow worker, the executors in pods.
     return "either" if spark.deploy_mode == "client" else "remote"
@@ -107,6 +126,7 @@ BACKENDS: dict[str, Backend] = {
             driver=_k8s_driver,
             artifacts=frozenset({"entry"}),
             check=_check_k8s,
+            notes=_k8s_notes,
         ),
         Backend(
             "spark-operator",
@@ -122,6 +142,7 @@ BACKENDS: dict[str, Backend] = {
             driver=lambda spark: "local",
             artifacts=frozenset({"entry"}),
             check=_check_standalone,
+            notes=_standalone_notes,
         ),
         Backend(
             "custom",

@@ -20,12 +20,7 @@ from kedro_airflow_k8s.spark.builtin import (
 )
 from kedro_airflow_k8s.spark.driver_env import submit_env_vars
 
-IMPORTS = "\n".join(
-    [
-        "import os",
-        "from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator",
-    ]
-)
+IMPORTS = "from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator"
 # Keyword arguments of SparkSubmitOperator (provider 5.x-6.x) a user may set in submit_args.
 SUBMIT_ARGUMENTS = frozenset(
     {
@@ -41,31 +36,31 @@ SUBMIT_ARGUMENTS = frozenset(
 
 
 def connection_id(config: RunConfig, dag_id: str) -> str:
-    """The user's ``spark.conn_id``, else the connection this DAG defines for itself."""
+    """The user's ``spark.conn_id``, else the connection the deployment defines for this DAG."""
     return config.spark.conn_id or f"kedro_spark_{identifier(dag_id, prefix='dag')}"
 
 
-def connection_preamble(config: RunConfig, dag_id: str, master: str) -> str:
-    """Module-level source that defines the DAG's Spark connection, unless the user names one.
-
-    SparkSubmitHook takes the master only from a connection; an ``AIRFLOW_CONN_*``
-    variable is one that needs no metadata database. ``setdefault`` lets a worker
-    that already defines the variable keep its own.
-    """
+def connection_env(config: RunConfig, dag_id: str, master: str) -> tuple[str, str] | None:
+    """The variable and value that define this DAG's Spark connection in the Airflow
+    deployment's environment, when run_config.spark.conn_id does not name one."""
     if config.spark.conn_id:
-        return ""
+        return None
     variable = f"AIRFLOW_CONN_{connection_id(config, dag_id).upper()}"
-    value = json.dumps({"conn_type": "spark", "host": master})
-    return "\n".join(
-        [
-            "# SparkSubmitOperator reads the Spark master from an Airflow connection; this one",
-            "# comes from run_config.spark.master (set spark.conn_id to use your own instead).",
-            "os.environ.setdefault(",
-            f"    {literal(variable)},",
-            f"    {literal(value)},",
-            ")",
-        ]
-    )
+    return variable, json.dumps({"conn_type": "spark", "host": master})
+
+
+def connection_notes(config: RunConfig, dag_id: str, master: str) -> list[str]:
+    """How to provide the connection the DAG reads the Spark master from (the DAG file has
+    no side effects, so it does not define the connection itself)."""
+    env = connection_env(config, dag_id, master)
+    if env is None:
+        return []
+    variable, value = env
+    return [
+        f"the Spark tasks read their master from the Airflow connection "
+        f"'{connection_id(config, dag_id)}': define it where Airflow runs, e.g. "
+        f"{variable}='{value}', or set run_config.spark.conn_id to a connection you have"
+    ]
 
 
 def check(config: RunConfig, checked_master: Callable[[RunConfig], str]) -> None:
@@ -129,15 +124,8 @@ def submit_source(
 
 
 class SparkSubmitFactory(BuiltinFactory):
-    """What the backends built on SparkSubmitOperator share: imports and the master connection."""
+    """What the backends built on SparkSubmitOperator share: their imports."""
 
     @property
     def imports_statement(self) -> str:
         return IMPORTS
-
-    def preamble(self, project_name: str, config: RunConfig) -> str:
-        return connection_preamble(config, self.context.dag_id, self.checked_master(config))
-
-    def checked_master(self, config: RunConfig) -> str:
-        """The Spark master this backend submits to; UserError naming the key when wrong."""
-        raise NotImplementedError

@@ -19,9 +19,6 @@ class StandaloneFactory(spark_submit.SparkSubmitFactory):
     compile ran in unless ``run_config.spark.project_path`` says otherwise.
     """
 
-    def checked_master(self, config: RunConfig) -> str:
-        return checked_master(config)
-
     def submit_operator(
         self,
         project_name: str,
