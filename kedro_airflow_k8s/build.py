@@ -105,7 +105,7 @@ def spark_rendering(
     """The Spark backend's part of the DAG; None when Spark groups run as plain tasks."""
     if project.config.run_config.spark.backend == "none" or not plan.spark_tasks:
         return None
-    from kedro_airflow_k8s.spark.render import render_spark
+    from kedro_airflow_k8s.spark.operators import render_spark
 
     return render_spark(project, plan, artifacts)
 
