@@ -170,6 +170,19 @@ def check_distinct_dag_ids(dag_ids: list[str]) -> None:
         seen.add(dag_id)
 
 
+def publish_timeout_option(command: Any) -> Any:
+    """--timeout: the longest a publish may take, in seconds."""
+    return click.option(
+        "--timeout",
+        "publish_timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=300,
+        show_default=True,
+        metavar="SECONDS",
+        help="Give up publishing after SECONDS; the message says what was written.",
+    )(command)
+
+
 @airflow_k8s.command(name="upload-pipeline")
 @click.option(
     "--output",
@@ -180,9 +193,14 @@ def check_distinct_dag_ids(dag_ids: list[str]) -> None:
 )
 @click.option("--image", default=None, help="Docker image; overrides run_config.image.")
 @click.option("--dag-name", default=None, help="DAG id of the one pipeline published.")
+@publish_timeout_option
 @selection_options()
 def upload_pipeline_command(
-    selection: Selection, output: str | None, image: str | None, dag_name: str | None
+    selection: Selection,
+    output: str | None,
+    image: str | None,
+    dag_name: str | None,
+    publish_timeout: float,
 ) -> None:
     """Publish the DAG to `output` and its Spark artifacts to run_config.spark.artifacts_path.
 
@@ -198,7 +216,7 @@ def upload_pipeline_command(
     for project in projects:
         first = hold_first_run(project.config.run_config)
         with build_release(project, dag_name) as release:
-            url = publish_release(release, output or project.config.output)
+            url = publish_release(release, output or project.config.output, timeout=publish_timeout)
         click.echo(f"DAG '{release.compiled.dag_id}' is at {url}")
         if first is not None:
             click.echo(
@@ -327,6 +345,7 @@ def run_once_command(
     "run_config.catchup, every missed one since start_date).",
 )
 @click.option("--insecure", is_flag=True, help=INSECURE_HELP)
+@publish_timeout_option
 @selection_options()
 def schedule_command(
     selection: Selection,
@@ -335,6 +354,7 @@ def schedule_command(
     output: str | None,
     catch_up: bool,
     insecure: bool,
+    publish_timeout: float,
 ) -> None:
     """Publish each pipeline's DAG with its schedule (pipelines.<name>.cron_expression, else
     run_config.cron_expression); its paused state in Airflow stays as it was.
@@ -360,7 +380,7 @@ def schedule_command(
         first = None if catch_up else hold_first_run(project.config.run_config)
         with build_release(project, dag_name) as release:
             before = dag_before_publishing(project, release.compiled.dag_id, insecure)
-            url = publish_release(release, output or project.config.output)
+            url = publish_release(release, output or project.config.output, timeout=publish_timeout)
         compiled = release.compiled
         click.echo(f"Published DAG '{compiled.dag_id}' with schedule '{schedule}' to {url}")
         if first is not None:

@@ -39,6 +39,7 @@ from kedro_airflow_k8s.spark_config import (
     SparkConfig,
     SparkResources,
 )
+from kedro_airflow_k8s.storage_options import StorageOptions
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -356,6 +357,10 @@ class PluginConfig(StrictModel):
     output: str = Field(
         default="dags/", description="Where upload-pipeline writes the DAG: a path or fsspec URL."
     )
+    output_storage_options: StorageOptions = Field(default_factory=dict)
+    """fsspec storage options for output (endpoint_url, profile, project, ...). Used only
+    by the machine that publishes; credentials come from its environment or a named
+    profile, never from this file."""
     run_config: RunConfig
     """How the DAG and its tasks run."""
     pipelines: dict[str, PipelineRunConfig] = Field(  # type: ignore[valid-type]

@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
-import posixpath
-import secrets
 import sys
-import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
 
 from kedro_airflow_k8s.artifacts import ArtifactSet
 from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.storage import (
+    Target,
+    content_of,
+    forget_listings,
+    holds,
+    leftovers,
+    library_output_to_debug,
+    open_target,
+    url_of,
+    write_whole,
+)
 
-CHUNK = 1024 * 1024
+DEFAULT_TIMEOUT = 300.0
+# After the time runs out, how long the write under way may take to finish or fail.
+GRACE = 10.0
+Echo = Callable[[str], Any]
 
 
 @dataclass
@@ -30,12 +39,43 @@ class PublishReport:
 
     written: list[tuple[Path, str, int]] = field(default_factory=list)
     skipped: list[tuple[Path, str, int]] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"published {len(self.written)} file(s), {len(self.skipped)} already there:"]
         lines += [f"  wrote   {url} ({human_size(size)})" for _, url, size in self.written]
         lines += [f"  kept    {url} (identical)" for _, url, _ in self.skipped]
+        lines += [f"  removed {url} (left by an earlier failed upload)" for url in self.cleaned]
         return "\n".join(lines)
+
+
+@dataclass
+class Upload:
+    """One local file and the destination it goes to."""
+
+    local: Path
+    target: Target
+    is_dag: bool = False
+    attempted: bool = False
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+    @property
+    def size(self) -> int:
+        return self.local.stat().st_size
+
+
+@dataclass
+class _Progress:
+    """What a publish has done so far; read by the caller when the time runs out."""
+
+    report: PublishReport = field(default_factory=PublishReport)
+    uploads: list[Upload] = field(default_factory=list)
+    current: Upload | None = None
+    previous_dag: bytes | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 def publish(
@@ -43,22 +83,27 @@ def publish(
     dag_url: str,
     artifacts: ArtifactSet | None = None,
     artifacts_url: str | None = None,
-    echo: Callable[[str], Any] = click.echo,
+    echo: Echo = click.echo,
     progress: bool | None = None,
+    dag_storage_options: Mapping[str, Any] | None = None,
+    artifacts_storage_options: Mapping[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> PublishReport:
     """Write every artifact under ``artifacts_url/<version>/``, then ``dag_file`` to ``dag_url``.
 
-    URLs are anything fsspec opens (paths, file://, memory://, gs://, s3://).
-    ``dag_url`` ending in "/" or naming an existing directory gets ``dag_file.name``
-    inside it. Artifacts already there with identical content are not written
-    again. The DAG is written only when every artifact is in place, and through a
-    temporary file and a rename, so a failure leaves the previous DAG as it was.
-    ``progress`` shows a bar per file; by default only when stdout is a terminal.
+    URLs are anything fsspec opens (paths, file://, memory://, gs://, s3://), opened with
+    the given storage options. ``dag_url`` ending in "/" or naming an existing directory
+    gets ``dag_file.name`` inside it. Artifacts already there with identical content are
+    not written again. The DAG is written only when every artifact is in place, and whole,
+    so a failure leaves the previous DAG as it was. Temporary files that earlier failed
+    runs left beside the destinations are removed first. After a failure the destinations
+    are read back, and the message says what they hold. Everything is over within
+    ``timeout`` seconds. ``progress`` shows a bar per file; by default only on a terminal.
     """
     dag_file = Path(dag_file)
     if progress is None:
         progress = sys.stdout.isatty()
-    plan: list[tuple[Path, str]] = []
+    destinations: list[tuple[Path, str, Mapping[str, Any] | None, str]] = []
     if artifacts is not None:
         if not artifacts_url:
             raise UserError(
@@ -73,49 +118,117 @@ def publish(
                 "them from where they are"
             )
         urls = artifacts.urls(artifacts_url)
-        plan += [(artifact.path, urls[artifact.kind]) for artifact in artifacts]
-    plan.append((dag_file, dag_destination(dag_url, dag_file.name)))
-    # Open every destination before writing anything: a missing gcsfs must not stop us halfway.
-    filesystems = [filesystem(url) for _, url in plan]
+        options_key = "run_config.spark.artifacts_storage_options"
+        destinations += [
+            (artifact.path, urls[artifact.kind], artifacts_storage_options, options_key)
+            for artifact in artifacts
+        ]
+    dag_target = dag_destination(dag_url, dag_file.name, dag_storage_options)
+    destinations.append((dag_file, dag_target, dag_storage_options, "output_storage_options"))
 
-    report = PublishReport()
-    for position, ((local, url), (fs, path)) in enumerate(zip(plan, filesystems, strict=True)):
-        size = local.stat().st_size
-        is_dag = position == len(plan) - 1
+    state = _Progress()
+    with library_output_to_debug():
+        finished, error = _bounded(
+            lambda: _publish_all(state, destinations, echo, progress), timeout, state
+        )
+    if not finished:
+        raise UserError(_timeout_message(state, destinations, timeout))
+    if error is not None:
+        raise error
+    echo(state.report.summary())
+    return state.report
+
+
+def _bounded(work: Callable[[], None], seconds: float, state: _Progress):
+    """Run ``work`` in a thread for at most ``seconds``: (finished, exception raised)."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            work()
+            outcome.append(None)
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=run, name="kedro-airflow-k8s-publish", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        state.stop.set()  # nothing new is started; the write under way may still end
+        worker.join(GRACE)
+    if not outcome:
+        return False, None
+    return True, outcome[0]
+
+
+def _publish_all(
+    state: _Progress,
+    destinations: list[tuple[Path, str, Mapping[str, Any] | None, str]],
+    echo: Echo,
+    progress: bool,
+) -> None:
+    # Open every destination before writing anything: a missing gcsfs must not stop us halfway.
+    for position, (local, url, options, key) in enumerate(destinations):
+        is_dag = position == len(destinations) - 1
+        state.uploads.append(Upload(local, open_target(url, options, key), is_dag))
+    report = state.report
+    dag = state.uploads[-1]
+    state.previous_dag = _read_quietly(dag.target)
+    report.cleaned += _remove_leftovers(state.uploads, echo)
+    for upload in state.uploads:
+        if state.stop.is_set():
+            return
+        state.current = upload
         try:
             # The DAG is always rewritten; artifacts are immutable per version, so equal is done.
-            if not is_dag and _same_content(fs, path, local, size):
-                report.skipped.append((local, url, size))
-                echo(f"unchanged {local.name} -> {url}")
+            if not upload.is_dag and holds(upload.target, upload.local):
+                report.skipped.append((upload.local, upload.url, upload.size))
+                echo(f"unchanged {upload.local.name} -> {upload.url}")
                 continue
-            _write(fs, path, local, size, url, echo, progress)
+            if not progress:
+                echo(f"uploading {upload.local.name} ({human_size(upload.size)}) -> {upload.url}")
+            upload.attempted = True
+            write_whole(upload.target, upload.local, progress)
         except Exception as error:
-            raise UserError(_failure(report, plan[position:], url, error)) from error
-        report.written.append((local, url, size))
-    echo(report.summary())
-    return report
+            raise UserError(_failure_message(state, upload, error)) from error
+        report.written.append((upload.local, upload.url, upload.size))
+    state.current = None
 
 
-def filesystem(url: str) -> tuple[Any, str]:
-    """The fsspec filesystem and path for ``url``; a missing driver is named, with its package."""
+def _read_quietly(target: Target) -> bytes | None:
     try:
-        return fsspec.core.url_to_fs(url)
-    except Exception as error:  # drivers fail in their own ways: missing module, no JVM, ...
-        scheme = url.split("://", 1)[0]
-        package = {"gs": "gcsfs", "gcs": "gcsfs", "s3": "s3fs", "s3a": "s3fs"}.get(scheme)
-        hint = f"; pip install {package}" if package else ""
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise UserError(f"cannot open {url}: {first_line}{hint}") from error
+        return content_of(target)
+    except Exception:  # a DAG we cannot read is one we cannot compare with; nothing more
+        return None
 
 
-def dag_destination(dag_url: str, file_name: str) -> str:
+def _remove_leftovers(uploads: list[Upload], echo: Echo) -> list[str]:
+    """Remove the temporary files that failed writes of these files left, and say so."""
+    names_by_directory: dict[tuple[int, str], tuple[Target, set[str]]] = {}
+    for upload in uploads:
+        key = (id(upload.target.fs), upload.target.directory)
+        target, names = names_by_directory.setdefault(key, (upload.target, set()))
+        names.add(os.path.basename(upload.target.path))
+    removed = []
+    for target, names in names_by_directory.values():
+        for path in leftovers(target, names):
+            url = url_of(target, path)
+            target.fs.rm_file(path)
+            echo(f"removed {url}, left by an earlier failed upload")
+            removed.append(url)
+    return removed
+
+
+def dag_destination(
+    dag_url: str, file_name: str, storage_options: Mapping[str, Any] | None = None
+) -> str:
     """``dag_url`` itself when it names a .py file, else ``dag_url/file_name``."""
     if dag_url.endswith(("/", os.sep)):
         return dag_url + file_name
     if not dag_url.endswith(".py"):
         return dag_url.rstrip("/") + "/" + file_name
-    fs, path = filesystem(dag_url)
-    if fs.isdir(path):
+    target = open_target(dag_url, storage_options, "output_storage_options")
+    if target.fs.isdir(target.path):
         return dag_url.rstrip("/") + "/" + file_name
     return dag_url
 
@@ -132,105 +245,107 @@ def human_size(size: int) -> str:
     return f"{value:.1f} GiB"
 
 
-def _write(
-    fs: Any,
-    path: str,
-    local: Path,
-    size: int,
-    url: str,
-    echo: Callable[[str], Any],
-    progress: bool,
-) -> None:
-    if not progress:
-        echo(f"uploading {local.name} ({human_size(size)}) -> {url}")
-    parent = posixpath.dirname(path)
-    if parent:
-        fs.makedirs(parent, exist_ok=True)
-    with local.open("rb") as source:
-        if isinstance(fs, LocalFileSystem):
-            _write_local(source, path, size, local.name, progress)
-        else:
-            _write_remote(fs, source, path, size, local.name, progress)
+# -- telling the truth after a failure -------------------------------------------------------
+
+NEW, ABSENT, OTHER = "new", "absent", "other"
 
 
-def _write_local(source, path: str, size: int, label: str, progress: bool) -> None:
-    # os.replace is atomic within one directory: readers see the old file or the new, whole.
-    target = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
+def _state_of(upload: Upload) -> str:
+    """NEW, ABSENT, OTHER, or why the destination could not be read."""
+    forget_listings(upload.target)
     try:
-        with os.fdopen(handle, "wb") as sink:
-            _copy(source, sink, size, label, progress)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+        if holds(upload.target, upload.local):
+            return NEW
+        return OTHER if upload.target.fs.exists(upload.target.path) else ABSENT
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
 
 
-def _write_remote(fs: Any, source, path: str, size: int, label: str, progress: bool) -> None:
-    # Object stores show an object only once its upload completes, so a temporary name plus
-    # a server-side move is whole-or-nothing; where mv is missing, a direct write is the best
-    # there is (and on object stores already atomic).
-    temp = f"{path}.tmp-{secrets.token_hex(4)}"
-    with fs.open(temp, "wb") as sink:
-        _copy(source, sink, size, label, progress)
-    try:
-        fs.mv(temp, path)
-    except NotImplementedError:
-        source.seek(0)
-        with fs.open(path, "wb") as sink:
-            _copy(source, sink, size, label, progress)
-        fs.rm(temp)
-    except BaseException:
-        try:
-            fs.rm(temp)
-        except Exception:  # the original error matters more than a leftover temp file
-            pass
-        raise
+def _failure_message(state: _Progress, failed: Upload, error: Exception) -> str:
+    lines = [f"publishing stopped: writing {failed.url} failed: {type(error).__name__}: {error}"]
+    lines += _account(state, state.uploads[state.uploads.index(failed) :])
+    lines.append("Fix the cause and run upload-pipeline again: files already in place are skipped.")
+    return "\n".join(lines)
 
 
-def _copy(source, sink, size: int, label: str, progress: bool) -> None:
-    if not progress:
-        while chunk := source.read(CHUNK):
-            sink.write(chunk)
-        return
-    with click.progressbar(length=size, label=label, show_pos=False) as bar:
-        while chunk := source.read(CHUNK):
-            sink.write(chunk)
-            bar.update(len(chunk))
-
-
-def _same_content(fs: Any, path: str, local: Path, size: int) -> bool:
-    """Whether ``path`` already holds exactly ``local``: size first, then a checksum."""
-    try:
-        info = fs.info(path)
-    except FileNotFoundError:
-        return False
-    if info.get("type") != "file" or info.get("size") != size:
-        return False
-    data = local.read_bytes()
-    # Cloud stores report an MD5 of each object; comparing it saves downloading the file.
-    md5 = hashlib.md5(data, usedforsecurity=False)
-    if "md5Hash" in info:  # gcsfs: base64 of the digest
-        return info["md5Hash"] == base64.b64encode(md5.digest()).decode()
-    etag = str(info.get("ETag", "")).strip('"')
-    if etag and "-" not in etag:  # s3fs: hex digest, unless the upload was multipart
-        return etag == md5.hexdigest()
-    with fs.open(path, "rb") as remote:
-        return hashlib.sha256(remote.read()).digest() == hashlib.sha256(data).digest()
-
-
-def _failure(
-    report: PublishReport, remaining: list[tuple[Path, str]], failed_url: str, error: Exception
+def _timeout_message(
+    state: _Progress,
+    destinations: list[tuple[Path, str, Mapping[str, Any] | None, str]],
+    timeout: float,
 ) -> str:
-    lines = [f"publishing stopped: writing {failed_url} failed: {type(error).__name__}: {error}"]
-    done = [url for _, url, _ in report.written] + [url for _, url, _ in report.skipped]
-    lines.append("written: " + (", ".join(done) if done else "nothing"))
-    lines.append("not written: " + ", ".join(url for _, url in remaining))
+    report = state.report
+    done = {url for _, url, _ in report.written} | {url for _, url, _ in report.skipped}
+    current = state.current
+    doing = f"while writing {current.url}" if current else "while connecting"
+    lines = [f"publishing did not finish within {timeout:g} s (--timeout), {doing}"]
+    lines.append("written: " + (", ".join(url for _, url, _ in report.written) or "nothing"))
+    if report.skipped:
+        lines.append("already there: " + ", ".join(url for _, url, _ in report.skipped))
+    rest = [url for _, url, _, _ in destinations if url not in done]
+    lines.append("not known to be written: " + ", ".join(rest))
+    dag_url = destinations[-1][1]
+    if current is not None and current.is_dag:
+        lines.append(
+            f"the DAG was being written when the time ran out: {dag_url} holds the previous "
+            "DAG or the new one, whole; run again to be sure which"
+        )
+    else:
+        lines.append(f"the DAG was not replaced: {dag_url} is as it was")
     lines.append(
-        "the DAG was not replaced; the previous one (if any) is still in place. "
-        "Fix the cause and run upload-pipeline again: files already written are skipped."
+        "The store did not answer in time: check the URL, the endpoint "
+        "(endpoint_url in the storage options), the network and the credentials "
+        "(without credentials, Google's client waits for a metadata server), "
+        "or give a longer --timeout."
     )
     return "\n".join(lines)
+
+
+def _account(state: _Progress, unsure: list[Upload]) -> list[str]:
+    """What every destination holds: the finished ones from the report, the others read back."""
+    report = state.report
+    written = [url for _, url, _ in report.written]
+    kept = [url for _, url, _ in report.skipped]
+    missing: list[str] = []
+    unknown: list[str] = []
+    states = {}
+    for upload in unsure:
+        states[upload.url] = found = _state_of(upload)
+        if found == NEW:
+            # Reached the store before the error reached us, or was there already.
+            (written if upload.attempted else kept).append(upload.url)
+        elif found in (ABSENT, OTHER):
+            missing.append(upload.url)
+        else:
+            unknown.append(f"{upload.url} ({found})")
+    lines = ["written: " + (", ".join(written) if written else "nothing")]
+    if kept:
+        lines.append("already there: " + ", ".join(kept))
+    if missing:
+        lines.append("not written: " + ", ".join(missing))
+    if unknown:
+        lines.append("could not be checked: " + ", ".join(unknown))
+    dag = state.uploads[-1]
+    lines.append(_dag_sentence(dag, states.get(dag.url, NEW), state.previous_dag))
+    return lines
+
+
+def _dag_sentence(dag: Upload, found: str, previous: bytes | None) -> str:
+    if found == NEW:
+        return f"the new DAG is in place at {dag.url}"
+    if found == ABSENT:
+        before = " (there was none before)" if previous is None else " (the previous one is gone)"
+        return f"there is no DAG at {dag.url}{before}"
+    if found != OTHER:
+        return f"what is at {dag.url} could not be checked ({found})"
+    now = _read_quietly(dag.target)
+    if previous is not None and now is not None and _digest(now) == _digest(previous):
+        return f"the DAG was not replaced: {dag.url} still holds the previous DAG"
+    size = "unknown size" if now is None else human_size(len(now))
+    return (
+        f"{dag.url} holds neither the previous DAG nor the new one ({size}): "
+        "another upload may have replaced it meanwhile; run upload-pipeline again"
+    )
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ class Release:
     dag_file: Path
     artifacts: Any = None
     artifacts_url: str | None = None
+    output_storage_options: Mapping[str, Any] = field(default_factory=dict)
+    artifacts_storage_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -37,13 +39,28 @@ def build_release(project: KedroProject, dag_name: str | None = None) -> Iterato
         compiled = result.compiled
         dag_file = Path(scratch) / compiled.filename
         dag_file.write_text(compiled.source, encoding="utf-8")
-        url = project.config.run_config.spark.artifacts_path if result.artifacts else None
-        yield Release(compiled, dag_file, result.artifacts, url)
+        spark = project.config.run_config.spark  # type none has no artifacts, nor their keys
+        yield Release(
+            compiled,
+            dag_file,
+            result.artifacts,
+            spark.artifacts_path if result.artifacts else None,
+            output_storage_options=project.config.output_storage_options,
+            artifacts_storage_options=spark.artifacts_storage_options if result.artifacts else {},
+        )
 
 
-def publish_release(release: Release, output: str, echo: Callable[[str], Any] = click.echo) -> str:
-    """Publish the artifacts, then the DAG, to ``output``; returns where the DAG went."""
-    from kedro_airflow_k8s.publish import dag_destination, publish
+def publish_release(
+    release: Release,
+    output: str,
+    echo: Callable[[str], Any] = click.echo,
+    timeout: float | None = None,
+) -> str:
+    """Publish the artifacts, then the DAG, to ``output``; returns where the DAG went.
+
+    ``timeout`` bounds the whole publish, in seconds (default: publish.DEFAULT_TIMEOUT).
+    """
+    from kedro_airflow_k8s.publish import DEFAULT_TIMEOUT, dag_destination, publish
 
     publish(
         release.dag_file,
@@ -51,5 +68,8 @@ def publish_release(release: Release, output: str, echo: Callable[[str], Any] = 
         artifacts=release.artifacts,
         artifacts_url=release.artifacts_url,
         echo=echo,
+        dag_storage_options=release.output_storage_options,
+        artifacts_storage_options=release.artifacts_storage_options,
+        timeout=timeout or DEFAULT_TIMEOUT,
     )
-    return dag_destination(output, release.compiled.filename)
+    return dag_destination(output, release.compiled.filename, release.output_storage_options)

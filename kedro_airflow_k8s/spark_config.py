@@ -16,6 +16,7 @@ from kedro_airflow_k8s.config_types import (
     StrictModel,
     Text,
 )
+from kedro_airflow_k8s.storage_options import StorageOptions
 
 SPARK_RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.spark-resources."
 
@@ -112,6 +113,10 @@ class SparkApplicationConfig(SparkCommonConfig):
     artifacts_path: str | None = Field(
         default=None, description="fsspec URL where upload-pipeline puts the Spark artifacts."
     )
+    artifacts_storage_options: StorageOptions = Field(default_factory=dict)
+    """fsspec storage options for artifacts_path (endpoint_url, profile, project, ...).
+    Used only by the machine that publishes; credentials come from its environment or a
+    named profile, never from this file."""
     user_init_path: str | None = Field(
         default=None, description="Shell script prepended to the init script, relative to src/."
     )
