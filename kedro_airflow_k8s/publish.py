@@ -29,7 +29,7 @@ from kedro_airflow_k8s.storage import (
 
 DEFAULT_TIMEOUT = 300.0
 # After the time runs out, how long the write under way may take to finish or fail.
-GRACE = 10.0
+GRACE = 2.0
 Echo = Callable[[str], Any]
 
 
@@ -211,9 +211,21 @@ def _remove_leftovers(uploads: list[Upload], echo: Echo) -> list[str]:
         names.add(os.path.basename(upload.target.path))
     removed = []
     for target, names in names_by_directory.values():
-        for path in leftovers(target, names):
+        try:
+            found = leftovers(target, names)
+        except Exception as error:  # the uploads themselves say whether the store answers
+            echo(f"could not look for leftovers of earlier uploads in {target.url}: {error}")
+            continue
+        for path in found:
             url = url_of(target, path)
-            target.fs.rm_file(path)
+            try:
+                target.fs.rm_file(path)
+            except Exception as error:
+                echo(
+                    f"could not remove {url}, left by an earlier failed upload "
+                    f"({type(error).__name__}: {error}); the next upload tries again"
+                )
+                continue
             echo(f"removed {url}, left by an earlier failed upload")
             removed.append(url)
     return removed

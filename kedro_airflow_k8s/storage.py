@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import os
@@ -18,7 +19,7 @@ from typing import Any
 
 import click
 import fsspec
-from fsspec.callbacks import Callback
+from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.implementations.local import LocalFileSystem
 
 from kedro_airflow_k8s.errors import UserError
@@ -86,7 +87,8 @@ def open_target(
     url: str, storage_options: Mapping[str, Any] | None = None, options_key: str = ""
 ) -> Target:
     """Open ``url`` with fsspec; a missing driver or a bad option is a UserError naming it."""
-    options = dict(storage_options or {})
+    # A deep copy: botocore edits nested option dicts (retries) in place.
+    options = copy.deepcopy(dict(storage_options or {}))
     scheme = scheme_of(url)
     try:
         if scheme in ("gs", "gcs") and not _extended_gcsfs_wanted():
@@ -164,7 +166,7 @@ def write_whole(target: Target, local: Path, progress: bool = False) -> None:
     size = local.stat().st_size
     if target.is_object_store:
         with _progress(size, local.name, progress) as callback:
-            target.fs.put_file(str(local), target.path, callback=callback)
+            target.fs.put_file(str(local), target.path, callback=callback or DEFAULT_CALLBACK)
         return
     if target.directory:
         target.fs.makedirs(target.directory, exist_ok=True)
