@@ -260,6 +260,10 @@ def human_size(size: int) -> str:
 # -- telling the truth after a failure -------------------------------------------------------
 
 NEW, ABSENT, OTHER = "new", "absent", "other"
+EVERYTHING_IN_PLACE = (
+    "Every file is in place: the store took the write before the connection failed."
+)
+RUN_AGAIN = "Fix the cause and run upload-pipeline again: files already in place are skipped."
 
 
 def _state_of(upload: Upload) -> str:
@@ -275,8 +279,12 @@ def _state_of(upload: Upload) -> str:
 
 def _failure_message(state: _Progress, failed: Upload, error: Exception) -> str:
     lines = [f"publishing stopped: writing {failed.url} failed: {type(error).__name__}: {error}"]
-    lines += _account(state, state.uploads[state.uploads.index(failed) :])
-    lines.append("Fix the cause and run upload-pipeline again: files already in place are skipped.")
+    account, complete = _account(state, state.uploads[state.uploads.index(failed) :])
+    lines += account
+    if complete:
+        lines.append(EVERYTHING_IN_PLACE)
+    else:
+        lines.append(RUN_AGAIN)
     return "\n".join(lines)
 
 
@@ -312,8 +320,9 @@ def _timeout_message(
     return "\n".join(lines)
 
 
-def _account(state: _Progress, unsure: list[Upload]) -> list[str]:
-    """What every destination holds: the finished ones from the report, the others read back."""
+def _account(state: _Progress, unsure: list[Upload]) -> tuple[list[str], bool]:
+    """What every destination holds (the finished ones from the report, the others read
+    back), and whether every file is in place."""
     report = state.report
     written = [url for _, url, _ in report.written]
     kept = [url for _, url, _ in report.skipped]
@@ -338,7 +347,7 @@ def _account(state: _Progress, unsure: list[Upload]) -> list[str]:
         lines.append("could not be checked: " + ", ".join(unknown))
     dag = state.uploads[-1]
     lines.append(_dag_sentence(dag, states.get(dag.url, NEW), state.previous_dag))
-    return lines
+    return lines, not missing and not unknown
 
 
 def _dag_sentence(dag: Upload, found: str, previous: bytes | None) -> str:

@@ -132,7 +132,7 @@ def store(request, aws_profile, no_gcs_backoff):
             profile="emulator",
             skip_instance_cache=True,
         )
-        options = {"profile": "emulator", "config_kwargs": {"retries": {"max_attempts": 2}}}
+        options = {"profile": "emulator", "config_kwargs": {"retries": {"max_attempts": 1}}}
     direct.mkdir(bucket)
     proxy = FaultProxy(port).start()
     options["endpoint_url"] = proxy.url
@@ -260,6 +260,9 @@ def test_connection_lost_after_the_dag_arrived_says_it_was_replaced(store, artif
     assert line_of(message, "written: ") == f"written: {store.url('dags/demo.py')}"
     assert f"the new DAG is in place at {store.url('dags/demo.py')}" in message
     assert "not written" not in message and "not replaced" not in message
+    assert message.endswith(
+        "Every file is in place: the store took the write before the connection failed."
+    )
 
 
 def test_connection_lost_after_an_artifact_arrived_lists_it_as_written(store, artifacts, dag):
