@@ -256,3 +256,136 @@ def test_dag_alone_is_published_without_artifacts(dag, tmp_path):
 )
 def test_human_size(size, text):
     assert human_size(size) == text
+
+
+# -- fault scenarios on filesystems that are not object stores -------------------------------
+
+
+class FaultyFileSystem(OwnMemoryFileSystem):
+    """An in-memory store whose Nth write, move or delete fails. A failing write keeps the
+    half it sent, at the name it was writing, as a filesystem that shows a file while it is
+    written does; ``can_move`` False is a filesystem without copy or move."""
+
+    protocol = "faulty"
+    store: dict = {}
+    pseudo_dirs = [""]
+    can_move = True
+    fail_at = 0
+    operations = 0
+    failed = ""
+
+    @classmethod
+    def tick(cls, what: str) -> None:
+        cls.operations += 1
+        if cls.operations == cls.fail_at:
+            cls.failed = what
+            raise OSError(f"connection lost during {what}")
+
+    def _open(self, path, mode="rb", **kwargs):
+        handle = super()._open(path, mode, **kwargs)
+        if "w" in mode:
+            write = handle.write
+
+            def half_then_fail(data):
+                try:
+                    type(self).tick("write")
+                except OSError:
+                    write(data[: len(data) // 2])
+                    raise
+                return write(data)
+
+            handle.write = half_then_fail
+        return handle
+
+    def pipe_file(self, path, value, mode="overwrite", **kwargs):
+        # Through open(), as most filesystems do (MemoryFileSystem's own skips it).
+        with self.open(path, "wb") as sink:
+            sink.write(value)
+
+    def cp_file(self, path1, path2, **kwargs):
+        if not type(self).can_move:
+            raise NotImplementedError
+        type(self).tick("copy")
+        return super().cp_file(path1, path2, **kwargs)
+
+    def rm_file(self, path):
+        type(self).tick("delete")
+        return super().rm_file(path)
+
+
+fsspec.register_implementation("faulty", FaultyFileSystem, clobber=True)
+OLD_DAG = b"# old DAG\n" * 50
+NEW_DAG = b"# new DAG\n" * 70
+
+
+def temporaries(fs) -> list[str]:
+    return [path for path in fs.find("/") if ".partial-" in path or ".tmp-" in path]
+
+
+@pytest.mark.parametrize("can_move", [True, False], ids=["with-move", "without-move"])
+@pytest.mark.parametrize("fail_at", range(1, 17))
+def test_no_fault_leaves_a_partial_dag_or_temporary_files(can_move, fail_at, artifacts, tmp_path):
+    fs = fsspec.filesystem("faulty")
+    fs.store.clear()
+    fs.pseudo_dirs[:] = [""]
+    fs.pipe("/dags/demo.py", OLD_DAG)
+    dag = tmp_path / "demo.py"
+    dag.write_bytes(NEW_DAG)
+    FaultyFileSystem.can_move, FaultyFileSystem.operations = can_move, 0
+    FaultyFileSystem.fail_at, FaultyFileSystem.failed = fail_at, ""
+    try:
+        publish(dag, "faulty://dags/", artifacts, "faulty://bucket", echo=quiet)
+        message = None
+    except UserError as error:
+        message = str(error)
+    FaultyFileSystem.fail_at = 0
+    assert fs.cat("/dags/demo.py") in (OLD_DAG, NEW_DAG)  # whole, old or new, never a part
+    if message is not None:
+        if fs.cat("/dags/demo.py") == OLD_DAG:
+            assert "the DAG was not replaced: faulty://dags/demo.py still holds" in message
+        else:
+            assert "the new DAG is in place at faulty://dags/demo.py" in message
+    left = temporaries(fs)
+    # Only a failed delete of a temporary file may leave one; the next run removes it.
+    assert not left or FaultyFileSystem.failed == "delete"
+    if fail_at <= FaultyFileSystem.operations and FaultyFileSystem.failed != "delete":
+        assert message is not None  # every fault but a lost cleanup is reported
+    said = []
+    publish(dag, "faulty://dags/", artifacts, "faulty://bucket", echo=said.append)
+    assert temporaries(fs) == []
+    assert all(f"removed faulty://{path.lstrip('/')}" in "\n".join(said) for path in left)
+    assert fs.cat("/dags/demo.py") == NEW_DAG
+
+
+def test_a_failed_write_on_a_local_disk_leaves_no_partial_file(dag, tmp_path, monkeypatch):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "demo.py").write_text("# old DAG\n")
+
+    def disk_full(_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("kedro_airflow_k8s.storage.os.fsync", disk_full)
+    with pytest.raises(UserError) as error:
+        publish(dag, str(dags), None, None, echo=quiet)
+    assert [p.name for p in dags.iterdir()] == ["demo.py"]
+    assert (dags / "demo.py").read_text() == "# old DAG\n"
+    assert f"the DAG was not replaced: {dags}/demo.py still holds the previous DAG" in str(
+        error.value
+    )
+
+
+def test_leftovers_on_a_local_disk_are_removed_by_the_next_run(dag, tmp_path):
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    for name in (
+        ".demo.py.partial-1795850043-0a1b2c",
+        ".demo.py.tmp-k2j_x9a1",
+        ".other.py.tmp-aaaaaaaa",
+    ):
+        (dags / name).write_text("# leftover\n")
+    said = []
+    publish(dag, f"{dags}/", None, None, echo=said.append)
+    assert sorted(p.name for p in dags.iterdir()) == [".other.py.tmp-aaaaaaaa", "demo.py"]
+    assert f"removed {dags}/.demo.py.partial-1795850043-0a1b2c" in "\n".join(said)
+    assert f"removed {dags}/.demo.py.tmp-k2j_x9a1" in "\n".join(said)
