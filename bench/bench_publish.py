@@ -54,7 +54,7 @@ def measure(scheme: str, options: dict, direct, folder: Path) -> dict[str, float
         bucket = f"bench-{scheme}-{round_number}-{os.getpid()}"
         direct.mkdir(bucket)
 
-        def run():
+        def run(bucket: str = bucket) -> None:
             publish(
                 dag,
                 f"{scheme}://{bucket}/dags/",
@@ -109,7 +109,8 @@ def run() -> list[str]:
         "|---|---:|---:|---:|",
     ]
     for name, r in rows:
-        lines.append(f"| {name} | {r['full']:.2f} | {r['unchanged']:.2f} | {r['changed DAG']:.2f} |")
+        figures = " | ".join(f"{r[key]:.2f}" for key in ("full", "unchanged", "changed DAG"))
+        lines.append(f"| {name} | {figures} |")
     lines += [
         "",
         f"Release: a 200 KiB DAG, a {WHEEL_MIB} MiB wheel and three small artifacts; median of "

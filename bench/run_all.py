@@ -55,11 +55,18 @@ def cli_section() -> list[str]:
     return bench_cli.run()
 
 
+def publish_section() -> list[str]:
+    import bench_publish
+
+    return bench_publish.run()
+
+
 SECTIONS = {
     "plan": ("Plan time against pipeline size (classify + build_plan)", plan_section),
     "parse": ("DAG parse time in Airflow's DagBag", parse_section),
     "e2e": ("End to end: Spark nodes grouped and ungrouped", e2e_section),
     "cli": ("Start-up of the commands that only talk to Airflow", cli_section),
+    "publish": ("Publishing to object-store emulators (GCS, S3)", publish_section),
 }
 
 

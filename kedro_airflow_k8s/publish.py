@@ -211,6 +211,7 @@ def _remove_leftovers(uploads: list[Upload], echo: Echo) -> list[str]:
         names.add(os.path.basename(upload.target.path))
     removed = []
     for target, names in names_by_directory.values():
+        forget_listings(target)  # a listing cached by an earlier publish may be stale
         try:
             found = leftovers(target, names)
         except Exception as error:  # the uploads themselves say whether the store answers

@@ -29,8 +29,10 @@ from tests.object_stores import (
 _buckets = itertools.count()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def gcs_server():
+    # One server per test: a server shared by the whole module once stopped answering a
+    # listing after eight of these tests, and the ninth timed out.
     server = start_gcs_emulator()
     yield server
     server.stop()
@@ -354,3 +356,33 @@ def test_an_unresponsive_store_is_given_up_on_in_time(artifacts, dag, aws_profil
     message = str(error.value)
     assert message.startswith("publishing did not finish within 1.5 s (--timeout)")
     assert "the DAG was not replaced: s3://silent-bucket/dags/demo.py is as it was" in message
+
+
+def test_upload_pipeline_takes_storage_options_from_the_config(
+    make_project, cli, s3_server, aws_profile
+):
+    direct = fsspec.filesystem(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{s3_server}",
+        profile="emulator",
+        skip_instance_cache=True,
+    )
+    direct.mkdir("kak-cli-dags")
+    project = make_project(
+        config={
+            "output": "s3://kak-cli-dags/dags/",
+            "output_storage_options": {
+                "endpoint_url": f"http://127.0.0.1:{s3_server}",
+                "profile": "emulator",
+            },
+            "run_config": {"image": "registry.example.com/demo:1", "namespace": "kedro"},
+        }
+    )
+    result = cli(project, "upload-pipeline", "--timeout", "60")
+    assert result.exit_code == 0, result.output
+    dag_key = f"kak-cli-dags/dags/{project.name}.py"
+    assert "'registry.example.com/demo:1'" in direct.cat_file(dag_key).decode()
+    assert direct.find("kak-cli-dags") == [dag_key]
+    assert f"is at s3://kak-cli-dags/dags/{project.name}.py" in result.output
+    # The options stay on this machine: nothing of them is in the DAG.
+    assert "emulator" not in direct.cat_file(dag_key).decode()
