@@ -113,7 +113,7 @@ def run() -> list[str]:
         lines.append(f"| {name} | {figures} |")
     lines += [
         "",
-        f"Release: a 200 KiB DAG, a {WHEEL_MIB} MiB wheel and three small artifacts; median of "
+        f"Release: a 200 KiB DAG, an {WHEEL_MIB} MiB wheel and three small artifacts; median of "
         f"{ROUNDS} rounds, each into a fresh bucket. full: everything written; unchanged: the "
         "artifacts found identical by checksum and skipped, the DAG rewritten; changed DAG: "
         "the same with a different DAG. Both emulators run on 127.0.0.1 in this process's "
