@@ -16,21 +16,35 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import jinja2
 
 from kedro_airflow_k8s.atomic import write_atomic
+from kedro_airflow_k8s.conf_allowlist import select_conf_files
 from kedro_airflow_k8s.config import RunConfig
+from kedro_airflow_k8s.credential_scan import Finding, scan_bytes
+from kedro_airflow_k8s.credential_scan import describe as describe_findings
 from kedro_airflow_k8s.errors import UserError
 
-# File and directory names that may hold secrets (matched case-insensitively).
+# File and directory names that may hold secrets (matched case-insensitively). The content
+# check (credential_scan) is the real guard; names catch what has no recognisable shape.
 SECRET_PATTERNS = (
     "credentials*",
     "*secret*",
     "*token*",
+    "*password*",
+    "*passwd*",
+    "service-account*",
+    "service_account*",
+    "*sa-key*",
+    "*sa_key*",
+    "*private-key*",
+    "*private_key*",
+    "*privatekey*",
+    "kaggle.json",
     "*.pem",
     "*.key",
     "*.p12",
@@ -43,14 +57,12 @@ SECRET_PATTERNS = (
     ".netrc",
     ".pgpass",
 )
-# A wheel with such a file is refused outright, so leave out the pattern that also matches
-# honest package data such as tokenizer.json.
+# Leave out the pattern that also matches honest names such as tokenizer.json.
 WHEEL_SECRET_PATTERNS = tuple(p for p in SECRET_PATTERNS if p != "*token*")
-# Directories that never travel: history, data, environments, caches.
+# Directories that never travel in the wheel: history, environments, caches.
 DENIED_DIRS = frozenset(
     {".git", "data", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
 )
-CONF_SUFFIXES = frozenset({".yml", ".yaml", ".json", ".toml", ".sql", ".txt", ".md"})
 # Top-level project entries a wheel build never reads; skipping them keeps the copy small.
 NOT_FOR_WHEEL = frozenset(
     {"conf", "data", "build", "dist", "logs", "notebooks", "sessions", "mlruns"}
@@ -122,12 +134,16 @@ def build_artifacts(
     out_dir: Path,
     artifacts_url: str | None = None,
     conf_source: str = "conf",
+    config_patterns: Mapping[str, Sequence[str]] | None = None,
 ) -> ArtifactSet:
     """Build the project wheel, conf archive, entry and init scripts into ``out_dir/<version>/``.
 
     ``artifacts_url`` is the base URL the artifacts will be published to (usually
     ``run_config.spark.artifacts_path``); the init script fetches them from there.
-    Every file appears whole or not at all.
+    ``config_patterns`` are the project's config-loader patterns: the conf archive
+    holds what they match plus ``run_config.spark.conf_include``. A credential in
+    any shipped file refuses the build before anything is written. Every file
+    appears whole or not at all.
     """
     if not package_name.isidentifier():
         raise UserError(f"'{package_name}' is not a Python package name")
@@ -135,7 +151,11 @@ def build_artifacts(
     out_dir = Path(out_dir).resolve()
     conf_dir = project_path / conf_source
     warnings: list[str] = []
-    included, excluded = select_conf_files(conf_dir, env)
+    included, excluded = select_conf_files(
+        conf_dir, env, config_patterns, run_config.spark.conf_include
+    )
+    excluded += [(rel, "its name looks like a secret") for rel in included if _secret_name(rel)]
+    included = [rel for rel in included if not _secret_name(rel)]
     if env == "local":
         warnings.append(
             f"env 'local' is never packaged (it holds credentials): the Spark cluster gets "
@@ -151,7 +171,13 @@ def build_artifacts(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as scratch:
+        findings = scan_conf_files(conf_dir, included)
         wheel_path = build_wheel(project_path, Path(scratch), exclude=out_dir)
+        findings += scan_wheel(wheel_path)
+        if findings:
+            raise UserError(
+                describe_findings(findings, "The Spark artifacts (conf archive, wheel)")
+            )
         conf_bytes = conf_archive(conf_dir, included, env)
         entry_text = render_entry_script(package_name)
 
@@ -219,53 +245,27 @@ def looks_secret(name: str, patterns: tuple[str, ...] = SECRET_PATTERNS) -> bool
     return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in patterns)
 
 
-def denied_reason(name: str) -> str | None:
-    """Why a file or directory name must never leave the machine, or None if it may."""
-    if name.lower() in DENIED_DIRS:
-        return f"'{name}' is never packaged"
-    if looks_secret(name):
-        return f"'{name}' looks like a secret"
-    if name.startswith("."):
-        return "hidden files are never packaged"
-    return None
+def scan_conf_files(conf_dir: Path, files: list[str]) -> list[Finding]:
+    """Credentials inside the conf files that would ship (paths as ``select_conf_files``)."""
+    findings: list[Finding] = []
+    for rel in files:
+        findings += scan_bytes((conf_dir.parent / rel).read_bytes(), rel)
+    return findings
 
 
-def select_conf_files(conf_dir: Path, env: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """Config files to ship and those left out, with why, as POSIX paths like conf/base/x.yml.
+def scan_wheel(wheel: Path) -> list[Finding]:
+    """Credentials inside the wheel's files (its own metadata aside), and package data
+    named like a secret."""
+    findings: list[Finding] = secret_names_in_wheel(wheel)
+    with zipfile.ZipFile(wheel) as archive:
+        for name in archive.namelist():
+            if ".dist-info/" not in name and not name.endswith("/"):
+                findings += scan_bytes(archive.read(name), f"{wheel.name}:{name}")
+    return findings
 
-    Only ``base`` and ``env`` are read, never ``local``; a file goes in when its
-    suffix is a config suffix and nothing in its path is on the deny list.
-    """
-    included: list[str] = []
-    excluded: list[tuple[str, str]] = []
-    for env_dir in ["base"] + ([] if env in ("base", "local") else [env]):
-        root = conf_dir / env_dir
-        if not root.is_dir():
-            continue
-        for current, dirs, files in os.walk(root):
-            here = Path(current)
-            rel_dir = here.relative_to(conf_dir.parent)
-            for name in sorted(dirs):
-                reason = denied_reason(name)
-                if reason is None and (here / name / "pyvenv.cfg").exists():
-                    reason = "virtual environments are never packaged"
-                if reason is None and (here / name).is_symlink():
-                    reason = "symbolic links are not followed"
-                if reason:
-                    dirs.remove(name)
-                    excluded.append(((rel_dir / name).as_posix() + "/", reason))
-            for name in files:
-                rel = (rel_dir / name).as_posix()
-                reason = denied_reason(name)
-                if reason is None and (here / name).is_symlink():
-                    reason = "symbolic links are not followed"
-                if reason is None and Path(name).suffix.lower() not in CONF_SUFFIXES:
-                    reason = f"only {', '.join(sorted(CONF_SUFFIXES))} files are packaged"
-                if reason:
-                    excluded.append((rel, reason))
-                else:
-                    included.append(rel)
-    return sorted(included), sorted(excluded)
+
+def _secret_name(relative: str) -> bool:
+    return any(looks_secret(part, WHEEL_SECRET_PATTERNS) for part in relative.split("/"))
 
 
 def conf_archive(conf_dir: Path, files: list[str], env: str) -> bytes:
@@ -310,7 +310,7 @@ def build_wheel(project_path: Path, dest_dir: Path, exclude: Path | None = None)
     The build runs on a copy of the project without data, conf, history or
     environments, so it never writes into the project nor picks up a stale
     ``build/``. It is not isolated (works offline): the build backend must be
-    installed here. A wheel holding a file that looks like a secret is refused.
+    installed here. ``scan_wheel`` says whether it may leave the machine.
     """
     backend = _build_backend(project_path)
     module = backend.split(":")[0].split(".")[0]
@@ -343,7 +343,6 @@ def build_wheel(project_path: Path, dest_dir: Path, exclude: Path | None = None)
                 f"building the wheel of {project_path} failed (python -m build --wheel):\n"
                 + "\n".join(output)
             )
-        _refuse_secrets(wheels[0])
         return Path(shutil.move(str(wheels[0]), dest_dir / wheels[0].name))
 
 
@@ -488,21 +487,16 @@ def _wheel_copy_filter(project_path: Path, exclude: Path | None):
     return ignore
 
 
-def _refuse_secrets(wheel: Path) -> None:
+def secret_names_in_wheel(wheel: Path) -> list[Finding]:
+    """Package data whose file or folder name is one that usually holds credentials."""
     with zipfile.ZipFile(wheel) as archive:
-        suspicious = [
-            name
+        return [
+            Finding(f"{wheel.name}:{name}", 1, "a file whose name looks like a secret")
             for name in archive.namelist()
             if not name.endswith((".py", ".pyi", ".pyc", ".so", ".pyd"))
             and ".dist-info/" not in name
             and any(looks_secret(part, WHEEL_SECRET_PATTERNS) for part in name.split("/"))
         ]
-    if suspicious:
-        raise UserError(
-            "the project wheel would contain files that look like secrets: "
-            f"{', '.join(suspicious)}; remove them from the package data (pyproject.toml, "
-            "MANIFEST.in)"
-        )
 
 
 def _wheel_digest(wheel: Path) -> bytes:

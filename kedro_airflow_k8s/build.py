@@ -165,7 +165,14 @@ def compile_with_artifacts(
         )
     with removed_on_failure(artifacts_dir) as built:
         artifacts = build_artifacts(
-            project.path, project.package_name, project.env, run_config, artifacts_dir, base_url
+            project.path,
+            project.package_name,
+            project.env,
+            run_config,
+            artifacts_dir,
+            base_url,
+            conf_source=conf_folder(project),
+            config_patterns=project.config_patterns,
         )
         built.append(artifacts.wheel.path.parent)
         locations = (
@@ -197,6 +204,14 @@ def removed_on_failure(directory: Path) -> Iterator[list[Path]]:
             if path.is_dir() and not any(path.iterdir()):
                 path.rmdir()
         raise
+
+
+def conf_folder(project: KedroProject) -> str:
+    """settings.py's CONF_SOURCE relative to the project (``conf`` unless it moved it)."""
+    try:
+        return project.conf_source.relative_to(project.path).as_posix()
+    except ValueError:
+        return "conf"
 
 
 def spark_path_warnings(project: KedroProject, plan: Plan) -> tuple[str, ...]:

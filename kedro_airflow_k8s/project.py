@@ -50,6 +50,7 @@ class KedroProject:
     """The pipeline as registered, before the command's node filters."""
     params: str | None = None
     """``--params`` of the command: Kedro params baked into every task."""
+    config_patterns: dict[str, list[str]] = field(default_factory=dict)
 
     @cached_property
     def config(self) -> PluginConfig:
@@ -242,6 +243,7 @@ def load_projects(
                 f"the data catalog of env '{env}' does not load: {one_paragraph(error, path)}"
             ) from error
 
+    patterns = project_patterns(config_loader)
     if pipeline_names is None:
         pipeline_names = registered_pipeline_names(path)
     projects = []
@@ -272,6 +274,7 @@ def load_projects(
                 config_source=sources.describe(),
                 overrides=dict(overrides or {}),
                 config_sources=sources,
+                config_patterns=patterns,
                 registered_pipeline=pipeline,
                 params=params,
             )
@@ -323,6 +326,16 @@ def import_settings(package_name: str) -> None:
         importlib.import_module(name)
 
 
+def project_patterns(config_loader: Any) -> dict[str, list[str]]:
+    """The config loader's file patterns (Kedro's and settings.py's), ours left out."""
+    patterns = getattr(config_loader, "config_patterns", None) or {}
+    return {
+        str(key): [str(p) for p in value]
+        for key, value in patterns.items()
+        if key != "airflow-k8s" and isinstance(value, (list, tuple))
+    }
+
+
 def load_pipeline(path: Path, pipeline_name: str) -> Any:
     """The registered pipeline ``pipeline_name``; a registry or node module that fails, a
     pipeline Kedro refuses (cycle, duplicate outputs) or an empty one is a UserError."""
@@ -361,7 +374,10 @@ def check_catalog_types(catalog_config: dict[str, Any], env: str) -> None:
     for name, entry in catalog_config.items():
         where = f"catalog entry '{name}' (env '{env}')"
         if not isinstance(entry, dict):
-            raise UserError(f"{where} must be a mapping with a `type`, not {entry!r}")
+            # The value itself is not shown: it may be a credential written in the wrong place.
+            raise UserError(
+                f"{where} must be a mapping with a `type`, not a {type(entry).__name__}"
+            )
         dataset_type = entry.get("type")
         if not isinstance(dataset_type, str) or not dataset_type.strip():
             raise UserError(

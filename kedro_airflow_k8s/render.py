@@ -98,8 +98,11 @@ def kedro_arguments(
 ) -> tuple[list[str], str | None]:
     """The ``kedro run`` arguments of a task, and its ``--params`` value (with macros)."""
     from kedro_airflow_k8s.kedro_run import kedro_run_arguments
+    from kedro_airflow_k8s.node_names import check_nodes_option
 
     args = kedro_run_arguments(ctx.pipeline_name, ctx.env, task.nodes, namespace=task.namespace)
+    if "--nodes" in args:
+        check_nodes_option(task.task_id, task.nodes)
     return args, params_value(run_config, ctx.params)
 
 
@@ -420,9 +423,19 @@ def pod_name(task_id: str) -> str:
 
 
 def profile_var(name: str) -> str:
+    """The module variable of a resource profile; distinct names give distinct variables
+    (``a-b`` and ``a_b``, ``default`` and ``__default__``, ``é`` and ``名``)."""
+    import re
+
+    from kedro_airflow_k8s.naming import short_hash
+
     if name == DEFAULT_PROFILE:
         return "RESOURCES_DEFAULT"
-    return "RESOURCES_" + identifier(name, prefix="profile").upper()
+    base = "RESOURCES_" + identifier(name, prefix="profile").upper()
+    # Only a plain lowercase name maps back to itself; anything else carries its hash.
+    if re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)*", name) and name != "default":
+        return base
+    return f"{base}_{short_hash(name, 8).upper()}"
 
 
 def env_literal(user_env: dict[str, str], task_env: dict[str, str], indent: int) -> str:
@@ -451,7 +464,9 @@ def pod_defaults(run: RunConfig, task_env: dict[str, str] | None = None) -> str:
     if run.kubernetes_conn_id:
         lines.append(f'    "kubernetes_conn_id": {template_literal(run.kubernetes_conn_id)},')
     if run.env_vars or task_env:
-        lines.append(f'    "env_vars": {env_literal(run.env_vars, task_env or {}, 4)},')
+        # The operator turns env_vars into V1EnvVar objects, whose names Airflow renders too.
+        user_env = {neutralise_template(k): v for k, v in run.env_vars.items()}
+        lines.append(f'    "env_vars": {env_literal(user_env, task_env or {}, 4)},')
     if run.secrets:
         items = "\n".join(f"        {secret_source(s)}," for s in run.secrets)
         lines.append('    "secrets": [\n' + items + "\n    ],")

@@ -26,11 +26,15 @@ def neutralise_template(text: str) -> str:
 
 
 def neutralise_all(value: Any) -> Any:
-    """``neutralise_template`` applied to every string inside lists, tuples and dicts."""
+    """``neutralise_template`` applied to every string value inside lists, tuples and dicts.
+
+    Mapping keys stay as written: Airflow renders values, never keys, so an escaped
+    key would reach the pod changed.
+    """
     if isinstance(value, str):
         return neutralise_template(value)
     if isinstance(value, dict):
-        return {neutralise_all(k): neutralise_all(v) for k, v in value.items()}
+        return {k: neutralise_all(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(neutralise_all(v) for v in value)
     return value

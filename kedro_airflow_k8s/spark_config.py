@@ -93,6 +93,12 @@ class SparkCommonConfig(StrictModel):
         "keeps the DAG acyclic and their spark-resources tags agree: fewer Spark "
         "applications. false keeps one application per group.",
     )
+    conf_include: NameList = Field(
+        default_factory=list,
+        description="Globs (relative to conf/base and conf/<env>) of extra config files the "
+        "conf archive ships, besides those Kedro's config loader reads, e.g. 'sql/**/*.sql'. "
+        "conf/local and credentials files never ship.",
+    )
 
     @property
     def backend(self) -> str:

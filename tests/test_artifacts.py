@@ -199,6 +199,7 @@ def run_config(**spark) -> RunConfig:
 
 SPARK_SETTINGS = {
     "type": "dataproc",
+    "conf_include": ["nested/*.json"],
     "user_init_path": "cluster/pre.sh",
     "user_post_init_path": "cluster/post.sh",
 }
@@ -266,8 +267,8 @@ def test_planted_secret_never_leaves_the_machine(built, planted):
 @slow
 def test_left_out_config_files_are_reported_with_a_reason(built):
     reasons = dict(built.excluded)
-    assert "looks like a secret" in reasons["conf/base/credentials.yml"]
-    assert "conf/base/notes.bin" in reasons
+    assert "credentials never leave the machine" in reasons["conf/base/credentials.yml"]
+    assert "conf_include" in reasons["conf/base/notes.bin"]
     assert "virtual environments" in reasons["conf/base/env/"]
     assert not any(path.startswith("conf/local") for path in reasons)
 
@@ -286,11 +287,7 @@ def test_conf_archive_is_byte_for_byte_deterministic(project):
 @slow
 def test_env_local_ships_base_only_with_a_warning(project, tmp_path):
     included, _ = select_conf_files(project / "conf", "local")
-    assert included == [
-        "conf/base/catalog.yml",
-        "conf/base/nested/extra.json",
-        "conf/base/parameters.yml",
-    ]
+    assert included == ["conf/base/catalog.yml", "conf/base/parameters.yml"]
     artifacts = build_artifacts(project, PACKAGE, "local", run_config(), tmp_path, None)
     assert any("env 'local' is never packaged" in warning for warning in artifacts.warnings)
     assert "conf/local/credentials.yml" not in archive_names(artifacts)
@@ -323,15 +320,17 @@ def test_wheel_build_does_not_touch_the_project(project, built):
 
 
 def test_wheel_with_a_secret_looking_data_file_is_refused(tmp_path):
-    from kedro_airflow_k8s.artifacts import _refuse_secrets
+    from kedro_airflow_k8s.artifacts import scan_wheel
 
     wheel = tmp_path / "pkg-1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("pkg/tokenizer.py", "")
         archive.writestr("pkg/tokenizer.json", "{}")  # package data, not a secret
         archive.writestr("pkg/conf/credentials.yml", "")
-    with pytest.raises(UserError, match="look like secrets: pkg/conf/credentials.yml; "):
-        _refuse_secrets(wheel)
+    found = [str(finding) for finding in scan_wheel(wheel)]
+    assert found == [
+        f"{wheel.name}:pkg/conf/credentials.yml line 1: a file whose name looks like a secret"
+    ]
 
 
 def test_missing_build_backend_is_named(tmp_path):

@@ -30,8 +30,10 @@ class SparkGroup:
 
     def kedro_arguments(self) -> list[str]:
         """Arguments of the entry script: ``run --env E --pipelines P --nodes a,b --runner R``."""
+        from kedro_airflow_k8s.node_names import nodes_arguments
+
         args = ["run", "--env", self.env, "--pipelines", self.pipeline]
-        args += ["--nodes", ",".join(self.nodes), "--runner", self.runner]
+        args += [*nodes_arguments(self.nodes), "--runner", self.runner]
         if self.params:
             args += ["--params", self.params]
         return args

@@ -1,0 +1,115 @@
+"""Find credentials in file contents: private-key blocks, service-account keys, cloud key pairs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
+    r"[\s\\nA-Za-z0-9+/=:,\-]{32,}?-----END \1-----"
+)
+# "type": "service_account" and "private_key" in JSON, YAML or a Python/TOML mapping.
+_SERVICE_ACCOUNT_TYPE = re.compile(r"""["']?type["']?\s*[:=]\s*["']?service_account\b""")
+_PRIVATE_KEY_FIELD = re.compile(r"""["']?private_key["']?\s*[:=]\s*\S""")
+_CLIENT_EMAIL = re.compile(r"""["']?client_email["']?\s*[:=]\s*["']?([^"'\s,]+)""")
+# AWS access key ids, and Google Cloud Storage HMAC access ids.
+_ACCESS_KEY_ID = re.compile(
+    r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}|GOOG[A-Z0-9]{20,})(?![A-Za-z0-9])"
+)
+# A secret key written under a name that says so, with a value that looks generated.
+_NAMED_SECRET_KEY = re.compile(
+    r"""(?i)["']?(aws_secret_access_key|secret_access_key|secretaccesskey|aws_secret_key|"""
+    r"""secret_key|hmac_secret|secret)["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"""
+)
+# Names that mark a secret key on their own, without its access key id next to it.
+CLOUD_SECRET_NAMES = frozenset(
+    {"aws_secret_access_key", "secret_access_key", "secretaccesskey", "aws_secret_key"}
+)
+# Azure storage: a connection string or an account key of 64 bytes in base64.
+_AZURE_ACCOUNT_KEY = re.compile(r"(?i)AccountKey\s*=\s*([A-Za-z0-9+/]{86}==)")
+_AZURE_NAMED_KEY = re.compile(
+    r"""(?i)["']?(account_key|storage_account_key)["']?\s*[:=]\s*["']?([A-Za-z0-9+/]{86}==)"""
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One credential found: in which file, on which line, of what kind."""
+
+    path: str
+    line: int
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.path} line {self.line}: {self.kind}"
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+def _masked(value: str) -> str:
+    return value[:4] + "…" + value[-2:] if len(value) > 8 else "…"
+
+
+def scan_text(text: str, path: str) -> list[Finding]:
+    """Credentials in ``text`` (the content of the file ``path``), in order of position."""
+    found: list[tuple[int, str]] = []
+    for match in _PRIVATE_KEY.finditer(text):
+        found.append((match.start(), f"a private key block ('-----BEGIN {match.group(1)}-----')"))
+    service_account = _SERVICE_ACCOUNT_TYPE.search(text)
+    if service_account and _PRIVATE_KEY_FIELD.search(text):
+        email = _CLIENT_EMAIL.search(text)
+        who = f" of {email.group(1)}" if email else ""
+        found.append(
+            (
+                service_account.start(),
+                f"a service-account key{who} ('type: service_account' with 'private_key')",
+            )
+        )
+    key_ids = list(_ACCESS_KEY_ID.finditer(text))
+    secrets = list(_NAMED_SECRET_KEY.finditer(text))
+    if key_ids and secrets:
+        first = key_ids[0]
+        found.append(
+            (
+                first.start(),
+                f"a cloud access-key pair (access key id {_masked(first.group(1))} "
+                f"with '{secrets[0].group(1)}')",
+            )
+        )
+    else:
+        for match in secrets:
+            if match.group(1).lower() in CLOUD_SECRET_NAMES:
+                found.append((match.start(), f"a cloud secret key ('{match.group(1)}')"))
+                break
+    for match in _AZURE_ACCOUNT_KEY.finditer(text):
+        found.append((match.start(), "an Azure storage account key ('AccountKey=')"))
+    for match in _AZURE_NAMED_KEY.finditer(text):
+        found.append((match.start(), f"an Azure storage account key ('{match.group(1)}')"))
+    return [Finding(path, _line_of(text, pos), kind) for pos, kind in sorted(found)]
+
+
+def scan_bytes(data: bytes, path: str) -> list[Finding]:
+    """``scan_text`` of a file's bytes, read as UTF-8 with undecodable bytes replaced."""
+    return scan_text(data.decode("utf-8", errors="replace"), path)
+
+
+def describe(findings: Iterable[Finding], what: str, limit: int = 20) -> str:
+    """The refusal message: every finding (up to ``limit``) and how to provide credentials."""
+    items = list(findings)
+    lines = [
+        f"The Spark artifacts would carry credentials in {what}; nothing was built or published:"
+    ]
+    lines += [f"  - {finding}" for finding in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"  - ... and {len(items) - limit} more")
+    lines.append(
+        "Remove them from these files (keep credentials in conf/local or a secret store) and "
+        "give the cluster its credentials another way: Kubernetes secrets "
+        "(run_config.secrets, run_config.spark.secrets), workload identity or the cloud "
+        "metadata server. See docs: troubleshooting, 'Credentials and the conf archive'."
+    )
+    return "\n".join(lines)
