@@ -7,7 +7,10 @@ import re
 import unicodedata
 from typing import Any
 
-_JINJA_SPECIAL = re.compile(r"\{[{%#]|\r")
+# A brace that opens a delimiter, or a carriage return (with a brace before it, which would
+# otherwise open a delimiter with the expression written for the return).
+_JINJA_SPECIAL = re.compile(r"\{[{%#]|\{?\r")
+_JINJA_REPLACEMENT = {"\r": "{{ '\\r' }}", "{\r": "{{ '{\\r' }}"}
 
 
 def neutralise_template(text: str) -> str:
@@ -18,7 +21,7 @@ def neutralise_template(text: str) -> str:
     drops one trailing newline; those are written as expressions too.
     """
     text = _JINJA_SPECIAL.sub(
-        lambda m: "{{ '\\r' }}" if m.group(0) == "\r" else "{{ '" + m.group(0) + "' }}", text
+        lambda m: _JINJA_REPLACEMENT.get(m.group(0)) or "{{ '" + m.group(0) + "' }}", text
     )
     if text.endswith("\n"):
         text += "{{ '' }}"

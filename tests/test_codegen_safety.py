@@ -151,3 +151,11 @@ def test_neutralised_text_renders_to_itself(text):
     import jinja2
 
     assert jinja2.Environment().from_string(neutralise_template(text)).render() == text
+
+
+def test_a_brace_before_a_carriage_return_renders_to_itself():
+    import jinja2
+
+    for text in ["{\r", "{{\r", "a{\r{", "{\r\n", "{%\r#}"]:
+        rendered_text = jinja2.Environment().from_string(neutralise_template(text)).render()
+        assert rendered_text == text
