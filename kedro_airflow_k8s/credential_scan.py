@@ -18,6 +18,7 @@ _CLIENT_EMAIL = re.compile(r"""["']?client_email["']?\s*[:=]\s*["']?([^"'\s,]+)"
 _ACCESS_KEY_ID = re.compile(
     r"(?<![A-Za-z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}|GOOG[A-Z0-9]{20,})(?![A-Za-z0-9])"
 )
+_KEY_ID_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "GOOG")
 # A secret key written under a name that says so, with a value that looks generated.
 _NAMED_SECRET_KEY = re.compile(
     r"""(?i)["']?(aws_secret_access_key|secret_access_key|secretaccesskey|aws_secret_key|"""
@@ -57,9 +58,17 @@ def _masked(value: str) -> str:
 def scan_text(text: str, path: str) -> list[Finding]:
     """Credentials in ``text`` (the content of the file ``path``), in order of position."""
     found: list[tuple[int, str]] = []
-    for match in _PRIVATE_KEY.finditer(text):
+    # Plain substring tests first: most files hold none of these words, and the
+    # patterns below are slower than a search for a word.
+    lowered = text.lower()
+    has_private_key = "private key" in lowered
+    has_service_account = "service_account" in lowered
+    has_key_id = any(prefix in text for prefix in _KEY_ID_PREFIXES)
+    has_secret = "secret" in lowered
+    has_azure = "accountkey" in lowered or "account_key" in lowered
+    for match in _PRIVATE_KEY.finditer(text) if has_private_key else ():
         found.append((match.start(), f"a private key block ('-----BEGIN {match.group(1)}-----')"))
-    service_account = _SERVICE_ACCOUNT_TYPE.search(text)
+    service_account = _SERVICE_ACCOUNT_TYPE.search(text) if has_service_account else None
     if service_account and _PRIVATE_KEY_FIELD.search(text):
         email = _CLIENT_EMAIL.search(text)
         who = f" of {email.group(1)}" if email else ""
@@ -69,8 +78,8 @@ def scan_text(text: str, path: str) -> list[Finding]:
                 f"a service-account key{who} ('type: service_account' with 'private_key')",
             )
         )
-    key_ids = list(_ACCESS_KEY_ID.finditer(text))
-    secrets = list(_NAMED_SECRET_KEY.finditer(text))
+    key_ids = list(_ACCESS_KEY_ID.finditer(text)) if has_key_id else []
+    secrets = list(_NAMED_SECRET_KEY.finditer(text)) if has_secret else []
     if key_ids and secrets:
         first = key_ids[0]
         found.append(
@@ -85,9 +94,9 @@ def scan_text(text: str, path: str) -> list[Finding]:
             if match.group(1).lower() in CLOUD_SECRET_NAMES:
                 found.append((match.start(), f"a cloud secret key ('{match.group(1)}')"))
                 break
-    for match in _AZURE_ACCOUNT_KEY.finditer(text):
+    for match in _AZURE_ACCOUNT_KEY.finditer(text) if has_azure else ():
         found.append((match.start(), "an Azure storage account key ('AccountKey=')"))
-    for match in _AZURE_NAMED_KEY.finditer(text):
+    for match in _AZURE_NAMED_KEY.finditer(text) if has_azure else ():
         found.append((match.start(), f"an Azure storage account key ('{match.group(1)}')"))
     return [Finding(path, _line_of(text, pos), kind) for pos, kind in sorted(found)]
 
