@@ -35,6 +35,18 @@ def plan_section() -> list[str]:
     return lines
 
 
+def grouping_section() -> list[str]:
+    import bench_grouping
+
+    return bench_grouping.run()
+
+
+def cli_plan_section() -> list[str]:
+    import bench_cli_plan
+
+    return bench_cli_plan.run()
+
+
 def parse_section(quick: bool) -> list[str]:
     import bench_parse
 
@@ -62,6 +74,8 @@ def publish_section() -> list[str]:
 
 
 SECTIONS = {
+    "grouping": ("Spark applications per pipeline", grouping_section),
+    "cli-plan": ("Whole-process plan time on catch-all catalogs", cli_plan_section),
     "plan": ("Plan time against pipeline size (classify + build_plan)", plan_section),
     "parse": ("DAG parse time in Airflow's DagBag", parse_section),
     "e2e": ("End to end: Spark nodes grouped and ungrouped", e2e_section),
@@ -89,10 +103,32 @@ def run_section(name: str, quick: bool) -> tuple[list[str], bool]:
     return [f"## {title}", "", *lines, ""], ok
 
 
+def machine() -> str:
+    """CPU model, cores, memory, Python, and how busy the machine was when the bench began."""
+    model = platform.processor() or platform.machine()
+    memory = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f", {int(line.split()[1]) / 1024 / 1024:.0f} GiB RAM"
+                break
+    load = ""
+    with contextlib.suppress(OSError, AttributeError):
+        load = ", load average {:.1f} / {:.1f} / {:.1f} at the start".format(*os.getloadavg())
+    return (
+        f"{model}, {os.cpu_count()} CPUs{memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}{load}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip", nargs="+", choices=list(SECTIONS), default=[], metavar="NAME",
-                        help="benchmarks to leave out: plan, parse, e2e, cli")  # fmt: skip
+                        help="benchmarks to leave out: " + ", ".join(SECTIONS))  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="parse benchmark: one process, one parse per DAG")  # fmt: skip
     parser.add_argument("--output", type=Path, default=BENCH / "REPORT.md")
@@ -101,8 +137,7 @@ def main() -> int:
     report = [
         "# kedro-airflow-k8s benchmarks",
         "",
-        f"{datetime.date.today()}, Python {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs. Produced by `make bench` (bench/run_all.py).",
+        f"{datetime.date.today()}, produced by `make bench` (bench/run_all.py) on {machine()}.",
         "",
     ]
     failed = []
