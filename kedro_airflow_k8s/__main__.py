@@ -18,7 +18,8 @@ def main() -> None:
         import kedro.framework.project  # noqa: F401 - configures logging and logs its first line
     from kedro_airflow_k8s.cli import airflow_k8s
 
-    airflow_k8s(prog_name="python -m kedro_airflow_k8s")
+    script = sys.argv[0].endswith("__main__.py")
+    airflow_k8s(prog_name="python -m kedro_airflow_k8s" if script else "kedro-airflow-k8s")
 
 
 if __name__ == "__main__":

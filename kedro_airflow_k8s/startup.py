@@ -19,6 +19,10 @@ def check_project_loads(argv: list[str] | None = None, cwd: Path | None = None) 
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] != COMMAND or any(a in ("-h", "--help") for a in args):
         return
+    from kedro_airflow_k8s.machine_output import hold_stdout, wants_machine_output
+
+    if wants_machine_output(args):
+        hold_stdout()
     from kedro.framework.startup import bootstrap_project
     from kedro.utils import find_kedro_project
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -249,6 +250,66 @@ def test_python_m_entry_point_keeps_kedro_start_up_logs_off_stdout(make_project)
     plans = json.loads(done.stdout)
     assert len(plans) == 4
     assert "LOG kedro.framework.project Using 'conf/logging.yml'" in done.stderr
+
+
+def test_plugin_script_prints_only_json_with_kedro_default_logging(make_project):
+    project = make_spaceflights(make_project)
+    (project / "conf" / "logging.yml").unlink()  # Kedro's rich default: stdout
+    script = Path(sys.executable).parent / "kedro-airflow-k8s"
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+    env.pop("KEDRO_LOGGING_CONFIG", None)
+    done = subprocess.run(
+        [str(script), "plan", "--format", "json", "-p", "reporting"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["dag_id"] == f"{project.name}-reporting"
+    assert "as logging configuration" in done.stderr
+
+
+def test_kedro_command_keeps_what_the_project_prints_while_loading_off_stdout(
+    make_project, tmp_path
+):
+    project = make_spaceflights(make_project)
+    settings = next(project.glob("src/*/settings.py"))
+    settings.write_text("print('settings.py prints')\n")
+    logging_config = tmp_path / "logging.yml"
+    logging_config.write_text(
+        yaml.safe_dump(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "handlers": {
+                    "err": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+                },
+                "root": {"level": "INFO", "handlers": ["err"]},
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "KEDRO_DISABLE_TELEMETRY": "true",
+        "KEDRO_LOGGING_CONFIG": str(logging_config),
+    }
+    kedro = Path(sys.executable).parent / "kedro"
+    for args in (["plan", "--format", "json", "-p", "reporting"], ["-e", "local", "schema"]):
+        done = subprocess.run(
+            [str(kedro), "airflow-k8s", *args],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert json.loads(done.stdout)
+        assert "settings.py prints" in done.stderr
 
 
 def test_schedule_and_upload_pipeline_publish_one_dag_per_pipeline(make_project, cli, tmp_path):
