@@ -20,7 +20,7 @@ def wants_machine_output(args: list[str]) -> bool:
         return True
     if command != "plan":
         return False
-    formats = [b for a, b in zip(rest, rest[1:]) if a == "--format"]
+    formats = [b for a, b in zip(rest, rest[1:], strict=False) if a == "--format"]
     formats += [a.split("=", 1)[1] for a in rest if a.startswith("--format=")]
     return "json" in formats
 

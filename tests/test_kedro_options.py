@@ -269,7 +269,7 @@ def test_plugin_script_prints_only_json_with_kedro_default_logging(make_project)
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["dag_id"] == f"{project.name}-reporting"
-    assert "as logging configuration" in done.stderr
+    assert "as logging configuration" in " ".join(done.stderr.split())
 
 
 def test_kedro_command_keeps_what_the_project_prints_while_loading_off_stdout(
