@@ -195,7 +195,7 @@ def main() -> int:
     wall = time.monotonic() - started
 
     rows = {row["task_id"]: row for row in task_states(dag_id, project, env)}
-    tasks = {f"kedro.{t['task_id']}": t for t in plan["tasks"]}
+    tasks = {t["task_id"]: t for t in plan["tasks"]}
     print(f"\nDAG {dag_id}: {len(rows)} tasks, run took {wall:.1f} s\n")
     header = f"{'task':34} {'kind':6} {'state':9} {'time':>8}  Kedro nodes"
     print(header)

@@ -1,4 +1,4 @@
-"""The tag that names one exact rendered DAG source, so a deploy can tell when Airflow has it."""
+"""The version naming one exact rendered DAG source, so a deploy can tell when Airflow has it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Iterable
 
 VERSION_TAG_PREFIX = "kak_version:"
-PLUGIN_TAG_PREFIX = "kedro-airflow-k8s:"  # render.py tags every DAG kedro-airflow-k8s:<version>
+PLUGIN_TAG = "kedro"  # the tag every generated DAG carries, besides the user's and the version
 
 
 def dag_version_tag(source: str) -> str:

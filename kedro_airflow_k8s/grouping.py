@@ -28,7 +28,7 @@ from kedro_airflow_k8s.namespace_grouping import (
 from kedro_airflow_k8s.plan import Plan, Task, topological_order
 from kedro_airflow_k8s.spark_merge import MergeRules, merge_adjacent_spark_tasks
 
-# Airflow allows 250 characters; 150 leaves room for "spark_", "_and_N_more" and hash
+# Airflow allows 250 characters; 150 leaves room for the "spark_" prefix and hash
 # suffixes, so every task id stays under 200.
 _NAME_BUDGET = 150
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -364,23 +364,19 @@ def _nearest_anchors(
 def _task_ids(
     names: list[str], members: dict[int, list[int]], spark_roots: set[int]
 ) -> dict[int, str]:
-    """Readable, unique Airflow task ids; single-node tasks keep their node's name first."""
-    wanted: dict[int, str] = {}
-    for root, nodes in members.items():
-        base = task_id_of_name(names[nodes[0]])
-        if root in spark_roots:
-            wanted[root] = f"spark_{base}"
-        elif len(nodes) > 1:
-            wanted[root] = f"{base}_and_{len(nodes) - 1}_more"
-        else:
-            wanted[root] = base
+    """Unique Airflow task ids; each task is named after its first node (see ``task_name``)."""
+    wanted = {
+        root: task_name("spark" if root in spark_roots else "node", names[nodes[0]])
+        for root, nodes in members.items()
+    }
+    # A task named exactly after its own single node keeps that name on a collision.
     single_first = sorted(members, key=lambda r: (r in spark_roots or len(members[r]) > 1, r))
     taken: set[str] = set()
     result: dict[int, str] = {}
     for root in single_first:
         task_id = wanted[root]
         if task_id in taken:
-            task_id = f"{task_id}_{_digest(' '.join(names[n] for n in members[root]))}"
+            task_id = f"{task_id}_{_digest(names[members[root][0]])}"
         suffix = 2
         candidate = task_id
         while candidate in taken:
@@ -389,6 +385,16 @@ def _task_ids(
         taken.add(candidate)
         result[root] = candidate
     return result
+
+
+def task_name(kind: str, first_node: str) -> str:
+    """The task id of a task of ``kind`` whose first node (in pipeline order) is ``first_node``.
+
+    It depends on nothing else, so a task keeps its id, and Airflow its history, when its
+    group gains or loses other nodes.
+    """
+    base = task_id_of_name(first_node)
+    return f"spark_{base}" if kind == "spark" else base
 
 
 def task_id_of_name(name: str) -> str:

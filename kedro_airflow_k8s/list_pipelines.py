@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kedro_airflow_k8s.airflow_api import AirflowApi
-from kedro_airflow_k8s.dag_version import PLUGIN_TAG_PREFIX
+from kedro_airflow_k8s.dag_version import PLUGIN_TAG
 from kedro_airflow_k8s.run_follow import format_table
 
 
@@ -14,7 +14,7 @@ def pipelines_table(api: AirflowApi, only: set[str] | None = None) -> str:
     (of the DAG ids in ``only``, when given)."""
     rows = [("NAME", "DAG ID", "SCHEDULE", "PAUSED", "LAST RUN")]
     for dag in api.all_dags():
-        if not any(tag["name"].startswith(PLUGIN_TAG_PREFIX) for tag in dag.get("tags", [])):
+        if not any(tag["name"] == PLUGIN_TAG for tag in dag.get("tags", [])):
             continue
         if only is not None and dag["dag_id"] not in only:
             continue

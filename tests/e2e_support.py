@@ -243,8 +243,8 @@ class DagRun:
 
 
 def airflow_task_id(task: dict[str, Any]) -> str:
-    """The Airflow task id of a plan task: the DAG puts Kedro's tasks in the group `kedro`."""
-    return f"kedro.{task['task_id']}"
+    """The Airflow task id of a plan task: the plan's own id (the DAG has no task groups)."""
+    return task["task_id"]
 
 
 def run_dag(project: Path, airflow: Airflow, dag_id: str, plan: dict[str, Any]) -> DagRun:

@@ -133,8 +133,8 @@ def load_dag(folder: Path, dag_id: str):
 
 
 def task_id_of(compiled: Any, node: str) -> str:
-    """The Airflow task id (inside the ``kedro`` group) of the task that runs ``node``."""
-    return f"kedro.{compiled.plan.task_of_node()[node]}"
+    """The Airflow task id of the task that runs ``node``."""
+    return compiled.plan.task_of_node()[node]
 
 
 @pytest.fixture(autouse=True)

@@ -100,7 +100,7 @@ def test_values_round_trip_through_kubernetes_dag(
     assert dag.description == description
     assert tag in dag.tags
     for i, name in enumerate(nodes):
-        task = dag.get_task(f"kedro.t{i}")
+        task = dag.get_task(f"t{i}")
         args = [rendered(dag, a) for a in task.arguments]
         assert args == ["run", "--pipelines", pipeline, "--env", env, "--nodes", name]
         assert name in task.doc_md
@@ -124,7 +124,7 @@ def test_values_round_trip_through_local_dag(env_value, nodes, pipeline):
 
     dag = render({"env_vars": {"NASTY": env_value}}, nodes, "local", pipeline, "prod")
     for i, name in enumerate(nodes):
-        task = dag.get_task(f"kedro.t{i}")
+        task = dag.get_task(f"t{i}")
         command = shlex.split(rendered(dag, task.bash_command))
         expected = ["kedro", "run", "--pipelines", pipeline, "--env", "prod", "--nodes", name]
         assert command == expected

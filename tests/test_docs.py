@@ -204,7 +204,7 @@ def test_backend_examples_compile_and_load_in_airflow(example, make_project):
     artifacts = {kind: f"{base}/{kind}" for kind in ("wheel", "conf", "entry", "init")}
     folder, compiled = compile_to(project, artifacts=artifacts)
     dag = load_dag(folder, compiled.dag_id)
-    assert any(task_id.startswith("kedro.spark_") for task_id in dag.task_ids)
+    assert any(task_id.startswith("spark_") for task_id in dag.task_ids)
     # run-once checks a run's tasks against the ids read from the source: they must agree.
     assert declared_task_ids(compiled.source) == set(dag.task_ids)
 

@@ -167,7 +167,7 @@ def test_failing_spark_node_fails_the_run_and_nothing_after_it_runs(failing_run:
     after = downstream_of(run.plan, spark_id)
     assert after, "the example has pandas tasks after its Spark task"
     for task_id in after:
-        assert run.task_states[f"kedro.{task_id}"] in ("upstream_failed", None)
+        assert run.task_states[task_id] in ("upstream_failed", None)
 
     # In the Spark application the nodes before the failing one ran, and none that needs its
     # output (rank_shops, collect_shop_ranking); nor did any node of the tasks after it.

@@ -288,8 +288,8 @@ def test_memory_dataset_between_pandas_nodes_merges_them():
         ],
         memory=["scratch"],
     )
-    assert [t.task_id for t in plan.tasks] == ["make_and_1_more", "publish"]
-    merged = plan.task("make_and_1_more")
+    assert [t.task_id for t in plan.tasks] == ["make", "publish"]
+    merged = plan.task("make")
     assert merged.kind == "node"
     assert merged.nodes == ("make", "use")
     assert merged.reasons == {
@@ -411,15 +411,17 @@ def test_task_ids_do_not_collide_with_node_names():
             plain_node("a_out", "b_out", "spark_A"),
             plain_node("b_out", "scratch", "m"),
             plain_node("scratch", "c_out", "n"),
-            plain_node("c_out", "d_out", "m_and_1_more"),
+            plain_node("c_out", "d_out", "spark_B"),
+            spark_node("d_out", "e_out", "B"),
         ],
         memory=["scratch"],
     )
     ids = {t.nodes: t.task_id for t in plan.tasks}
     assert ids[("spark_A",)] == "spark_A"
-    assert ids[("m_and_1_more",)] == "m_and_1_more"
+    assert ids[("spark_B",)] == "spark_B"
     assert ids[("A",)].startswith("spark_A_")
-    assert ids[("m", "n")].startswith("m_and_1_more_")
+    assert ids[("B",)].startswith("spark_B_")
+    assert ids[("m", "n")] == "m"
     assert len(set(ids.values())) == len(ids)
 
 
@@ -480,3 +482,26 @@ def test_plan_is_identical_under_different_hash_seeds():
         outputs.append(completed.stdout)
     assert '"kind": "spark"' in outputs[0]
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_task_id_stays_the_same_when_its_group_gains_a_node():
+    before = plan_of(
+        [plain_node("raw", "scratch", "make"), plain_node("scratch", "out", "use")],
+        memory=["scratch"],
+    )
+    after = plan_of(
+        [
+            plain_node("raw", "scratch", "make"),
+            plain_node("scratch", "more", "use"),
+            plain_node("more", "out", "polish"),
+        ],
+        memory=["scratch", "more"],
+    )
+    assert [t.task_id for t in before.tasks] == [t.task_id for t in after.tasks] == ["make"]
+    assert after.tasks[0].nodes == ("make", "use", "polish")
+
+
+def test_spark_task_id_stays_the_same_when_its_group_loses_a_node():
+    big = plan_of([spark_node("raw", "a", "load"), spark_node("a", "b", "score")])
+    small = plan_of([spark_node("raw", "a", "load")])
+    assert [t.task_id for t in big.tasks] == [t.task_id for t in small.tasks] == ["spark_load"]

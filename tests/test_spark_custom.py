@@ -33,9 +33,9 @@ def test_custom_factory_through_type_custom(cli, make_project):
     kinds = {task.task_id: type(task).__name__ for task in dag.tasks}
     assert kinds == {
         "create_spark_cluster": "BashOperator",
-        "kedro.prep": "KubernetesPodOperator",
-        "kedro.spark_score": "BashOperator",
-        "kedro.report": "KubernetesPodOperator",
+        "prep": "KubernetesPodOperator",
+        "spark_score": "BashOperator",
+        "report": "KubernetesPodOperator",
         "delete_spark_cluster": "BashOperator",
     }
     assert dag.get_task("create_spark_cluster").is_setup

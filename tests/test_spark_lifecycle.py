@@ -80,7 +80,7 @@ def test_cluster_is_deleted_after_the_last_spark_groups_not_the_end_of_the_dag(l
 
 def test_spark_tasks_are_the_backends_operators(lifecycle_dag):
     dag, compiled = lifecycle_dag
-    kinds = {type(dag.get_task(f"kedro.{t.task_id}")).__name__ for t in compiled.plan.spark_tasks}
+    kinds = {type(dag.get_task(t.task_id)).__name__ for t in compiled.plan.spark_tasks}
     assert len(compiled.plan.spark_tasks) == 4
     assert kinds in ({"DataprocSubmitJobOperator"}, {"BashOperator"})
 

@@ -82,7 +82,7 @@ def test_failing_spark_group_fails_the_run_and_still_deletes_the_cluster(make_pr
         config=config(spark, node_runner="local", local_runner={"kedro_command": "true"}),
     )
     dags, compiled = compile_to(project, dags=tmp_path / "dags")
-    task = {node: f"kedro.{t}" for node, t in compiled.plan.task_of_node().items()}
+    task = {node: t for node, t in compiled.plan.task_of_node().items()}
 
     result = run_dag(dags, compiled.dag_id, tmp_path / "airflow-home")
 
