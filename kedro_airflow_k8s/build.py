@@ -63,6 +63,9 @@ def whole_namespaces_only(plan: Plan, registered: Any) -> Plan:
 
 
 def dag_context(project: KedroProject) -> DagContext:
+    from kedro_airflow_k8s.trigger_params import parameter_value
+
+    names = project.config.run_config.trigger_params
     return DagContext(
         project_name=project.project_name,
         package_name=project.package_name,
@@ -73,6 +76,9 @@ def dag_context(project: KedroProject) -> DagContext:
         node_tags={node.name: set(node.tags) for node in project.pipeline.nodes},
         config_source=project.config_source,
         params=project.params,
+        trigger_defaults={
+            name: parameter_value(project.parameters, name, project.config_source) for name in names
+        },
     )
 
 

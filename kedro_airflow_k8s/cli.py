@@ -318,13 +318,16 @@ def run_once_command(
     """Publish the DAG without a schedule, wait until Airflow has parsed it, and run it once.
 
     A DAG of the same id that `schedule` published loses its schedule: give the one-off
-    run its own id with --dag-name to keep both.
+    run its own id with --dag-name to keep both. The one-off DAG does not wait for the
+    run_config.external_dependencies, which have no run at "now" to wait for.
     """
     from kedro_airflow_k8s.deploy import run_once
 
     (project,) = load_selection(selection, **{"run_config.image": image})
     # Unpausing a scheduled DAG would also start a run of its latest interval.
     project.config.run_config.cron_expression = None
+    # A one-off run starts now: no other DAG has a run at "now" to wait for.
+    project.config.run_config.external_dependencies = []
     api = airflow_api(project, insecure)
     run_once(api, project, dag_name, output or project.config.output, wait_minutes)
 

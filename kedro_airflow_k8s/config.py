@@ -148,6 +148,11 @@ class LocalRunner(StrictModel):
     kedro_command: str = Field(default="kedro", description="The kedro executable to call.")
     env_vars: dict[str, Text] = Field(default_factory=dict)
     """Environment of the local `kedro run` commands, on top of run_config.env_vars."""
+    python: str | None = Field(
+        default=None,
+        description="Python with the project installed, which runs kedro when trigger_params "
+        "are set; defaults to the python beside kedro_command when that is a path, else python.",
+    )
 
 
 MLFLOW_TAG_KEY = re.compile(r"[\w\-. /]{1,250}")
@@ -254,8 +259,11 @@ class RunConfig(StrictModel):
     """Retries of each task."""
     retry_delay: int = Field(default=300, ge=0, description="Seconds between retries.")
     tags: NameList = Field(default_factory=list, description="Extra DAG tags.")
-    env_vars: dict[str, Text] = Field(default_factory=dict)
-    """Environment variables of every task."""
+    env_vars: dict[str, Text] | list[str] = Field(
+        default_factory=dict,
+        description="Environment variables of every task: a mapping of values, or a list of "
+        "Airflow Variable names, each set from {{ var.value.NAME }} when the task runs.",
+    )
     secrets: list[SecretRef] = Field(default_factory=list)
     """Kubernetes secrets exposed to every pod."""
     resources: dict[str, ResourceProfile] = Field(default_factory=dict)
@@ -267,6 +275,12 @@ class RunConfig(StrictModel):
     )
     variables_params: NameList = Field(
         default_factory=list, description="Kedro params filled from Airflow Variables."
+    )
+    trigger_params: NameList = Field(
+        default_factory=list,
+        description="Kedro params (dotted for nested ones) shown in Airflow's trigger form, "
+        "with their defaults and JSON types from the project's parameters; every task runs "
+        "with the values of its run.",
     )
     external_dependencies: list[ExternalDependency] = Field(default_factory=list)
     """Other DAGs or tasks to wait for before the Kedro tasks start."""
@@ -317,7 +331,14 @@ class RunConfig(StrictModel):
             check_tag(tag)
         return value
 
-    @field_validator("macro_params", "variables_params")
+    @field_validator("env_vars")
+    @classmethod
+    def _variable_names(cls, value: dict[str, str] | list[str]) -> dict[str, str] | list[str]:
+        from kedro_airflow_k8s.variables import check_variable_names
+
+        return check_variable_names(value) if isinstance(value, list) else value
+
+    @field_validator("macro_params", "variables_params", "trigger_params")
     @classmethod
     def _identifiers(cls, value: list[str]) -> list[str]:
         for name in value:
@@ -328,6 +349,17 @@ class RunConfig(StrictModel):
                     "(dotted Python names, none of them 'not', 'true', 'false' or 'none')"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _params_set_once(self) -> RunConfig:
+        fixed = set(self.macro_params) | set(self.variables_params)
+        both = [name for name in self.trigger_params if name in fixed]
+        if both:
+            raise ValueError(
+                f"trigger_params {', '.join(both)} also in macro_params or variables_params; "
+                "a param takes its value from one place: keep it in one list"
+            )
+        return self
 
 
 def _overridable(model: type[BaseModel]) -> dict[str, Any]:

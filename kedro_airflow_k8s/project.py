@@ -51,6 +51,7 @@ class KedroProject:
     params: str | None = None
     """``--params`` of the command: Kedro params baked into every task."""
     config_patterns: dict[str, list[str]] = field(default_factory=dict)
+    config_loader: Any = None
 
     @cached_property
     def config(self) -> PluginConfig:
@@ -69,6 +70,13 @@ class KedroProject:
             overrides=self.overrides,
             locate=locate,
         )
+
+    @cached_property
+    def parameters(self) -> dict[str, Any]:
+        """The project's parameters in this env (read only when a feature needs them)."""
+        if self.config_loader is None:
+            return {}
+        return _read(self.config_loader, "parameters", required=False, env=self.env)
 
     @cached_property
     def _catalog_type(self) -> Any:
@@ -277,6 +285,7 @@ def load_projects(
                 config_patterns=patterns,
                 registered_pipeline=pipeline,
                 params=params,
+                config_loader=config_loader,
             )
         )
     if not projects:

@@ -10,8 +10,7 @@ from typing import Any
 
 import jinja2
 
-from kedro_airflow_k8s import __version__, mlflow_run
-from kedro_airflow_k8s.atomic import write_atomic  # noqa: F401 - commands write DAGs with it
+from kedro_airflow_k8s import __version__, mlflow_run, trigger_params
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
     POD_TEMPLATE_TAG_PREFIX,
@@ -28,10 +27,10 @@ from kedro_airflow_k8s.source import (
     comment,
     identifier,
     literal,
-    neutralise_all,
     neutralise_template,
     template_literal,
 )
+from kedro_airflow_k8s.variables import environment_source
 
 TEMPLATES = Path(__file__).parent / "templates"
 FORBIDDEN_IMPORTS = ("kedro", "kedro_airflow_k8s")
@@ -51,6 +50,7 @@ class DagContext:
     version_tag: str | None = None
     config_source: str = ""
     params: str | None = None
+    trigger_defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -244,9 +244,11 @@ class DagRenderer:
 
     def bash_task(self, task: Task) -> str:
         args, params = kedro_arguments(task, self.ctx, self.run)
-        command = " ".join(
-            [shlex.quote(self.run.local_runner.kedro_command)] + [shlex.quote(a) for a in args]
-        )
+        program = shlex.quote(self.run.local_runner.kedro_command)
+        if self.run.trigger_params:  # the launcher, held in the task's environment, runs kedro
+            python = shlex.quote(local_python(self.run))
+            program = f'{python} -c "${trigger_params.LAUNCHER_NAME}"'
+        command = " ".join([program] + [shlex.quote(a) for a in args])
         if params:
             command += ' --params "$KEDRO_AIRFLOW_K8S_PARAMS"'
         if command.endswith((".sh", ".bash")):
@@ -309,6 +311,8 @@ class DagRenderer:
         task_env = mlflow.env if mlflow else {}
         if mlflow is not None:
             imports.update(mlflow.imports)
+        if run.trigger_params:
+            imports.add("from airflow.sdk import Param")
 
         profiles = []
         if not local:
@@ -340,8 +344,20 @@ class DagRenderer:
             "roots": [block.var for block in blocks if not block.upstream],
             "dag_doc": dag_doc(self.plan, self.ctx),
             "header": header_doc(self.plan, self.ctx),
-            "pod_defaults": None if local else pod_defaults(run, task_env),
-            "local_env": env_literal({**run.env_vars, **run.local_runner.env_vars}, task_env, 0),
+            "pod_defaults": None
+            if local
+            else pod_defaults(
+                run,
+                {**task_env, **self.trigger_env(local=False)},
+                launcher=bool(run.trigger_params),
+            ),
+            "constants": self.constants(),
+            "dag_arguments": self.dag_arguments(),
+            "local_env": environment_source(
+                run.env_vars,
+                run.local_runner.env_vars,
+                templates={**task_env, **self.trigger_env(local=True)},
+            ),
             "project_path": run.local_runner.project_path or self.ctx.project_path,
             "profiles": profiles,
             "sensors": sensors,
@@ -352,6 +368,38 @@ class DagRenderer:
             "mlflow_end": mlflow_run.END_TASK,
             "dependencies": dependency_lines(blocks),
         }
+
+    # -- hooks of the Airflow controls ---------------------------------------------------------
+    def trigger_env(self, local: bool) -> dict[str, str]:
+        """Environment entries that carry the run's trigger params (and, locally, the launcher)."""
+        names = self.run.trigger_params
+        if not names:
+            return {}
+        env = {trigger_params.ENV_NAME: trigger_params.env_template(names)}
+        if local:
+            env[trigger_params.LAUNCHER_NAME] = trigger_params.LAUNCHER
+        return env
+
+    def constants(self) -> list[tuple[str, str]]:
+        """Module-level names the controls define: (name, source of its value)."""
+        found = []
+        if self.run.trigger_params:
+            found.append(
+                (
+                    trigger_params.PARAMS_NAME,
+                    trigger_params.params_source(self.ctx.trigger_defaults),
+                )
+            )
+            if self.run.node_runner != "local":
+                found.append((trigger_params.LAUNCHER_NAME, literal(trigger_params.LAUNCHER)))
+        return found
+
+    def dag_arguments(self) -> list[tuple[str, str]]:
+        """Keyword arguments of the DAG that the controls add: (name, source of its value)."""
+        found = []
+        if self.run.trigger_params:
+            found.append(("params", trigger_params.PARAMS_NAME))
+        return found
 
     def render(self, spark: SparkRendering | None = None) -> str:
         template = jinja_environment().get_template("airflow_dag.py.j2")
@@ -401,6 +449,9 @@ RESERVED_NAMES = {
     "datetime",
     "POD",
     "LOCAL_ENV",
+    "Param",
+    "TRIGGER_PARAMS",
+    "KEDRO_WITH_TRIGGER_PARAMS",
     "PROJECT_PATH",
     "create_cluster",
     "delete_cluster",
@@ -436,18 +487,16 @@ def profile_var(name: str) -> str:
     return f"{base}_{short_hash(name, 8).upper()}"
 
 
-def env_literal(user_env: dict[str, str], task_env: dict[str, str], indent: int) -> str:
-    """Source of an environment mapping for a templated field: the user's values render as
-    written; ``task_env`` values (the MLflow variables) are templates meant to render."""
-    return literal({**neutralise_all(user_env), **task_env}, indent)
-
-
-def pod_defaults(run: RunConfig, task_env: dict[str, str] | None = None) -> str:
+def pod_defaults(
+    run: RunConfig, task_env: dict[str, str] | None = None, launcher: bool = False
+) -> str:
+    """Arguments every pod shares; ``task_env`` holds templates of the plugin's own."""
+    command = f'["python", "-c", {trigger_params.LAUNCHER_NAME}]' if launcher else '["kedro"]'
     lines = [
         f'    "namespace": {template_literal(run.namespace)},',
         f'    "image": {template_literal(run.image)},',
         f'    "image_pull_policy": {literal(run.image_pull_policy)},',
-        '    "cmds": ["kedro"],',
+        f'    "cmds": {command},',
         f'    "startup_timeout_seconds": {literal(run.startup_timeout)},',
         '    "on_finish_action": "delete_pod",',
         '    "get_logs": True,',
@@ -462,9 +511,8 @@ def pod_defaults(run: RunConfig, task_env: dict[str, str] | None = None) -> str:
     if run.kubernetes_conn_id:
         lines.append(f'    "kubernetes_conn_id": {template_literal(run.kubernetes_conn_id)},')
     if run.env_vars or task_env:
-        # The operator turns env_vars into V1EnvVar objects, whose names Airflow renders too.
-        user_env = {neutralise_template(k): v for k, v in run.env_vars.items()}
-        lines.append(f'    "env_vars": {env_literal(user_env, task_env or {}, 4)},')
+        env = environment_source(run.env_vars, indent=4, templates=task_env)
+        lines.append(f'    "env_vars": {env},')
     if run.secrets:
         items = "\n".join(f"        {secret_source(s)}," for s in run.secrets)
         lines.append('    "secrets": [\n' + items + "\n    ],")
@@ -480,6 +528,14 @@ def sensor_name(dag_id: str, task_id: str | None) -> str:
     if len(name) > 200:
         name = f"{name[:190]}_{short_hash(name, 8)}"
     return name
+
+
+def local_python(run: RunConfig) -> str:
+    """The python that runs kedro locally when trigger params need the launcher."""
+    if run.local_runner.python:
+        return run.local_runner.python
+    kedro = run.local_runner.kedro_command
+    return str(Path(kedro).with_name("python")) if "/" in kedro else "python"
 
 
 def sensor_source(var: str, dep: Any) -> str:
