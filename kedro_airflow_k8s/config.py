@@ -32,6 +32,7 @@ from kedro_airflow_k8s.config_types import (
     StrictModel,
     Text,
 )
+from kedro_airflow_k8s.controls_config import CallbacksConfig
 from kedro_airflow_k8s.errors import ConfigError
 from kedro_airflow_k8s.spark_config import (
     SPARK_RESOURCES_TAG_PREFIX,
@@ -303,6 +304,8 @@ class RunConfig(StrictModel):
     """How Spark groups run: the backend named by `type` and its own keys."""
     mlflow: MlflowConfig | None = None
     """One MLflow run per DAG run, shared by every task; no MLflow tasks if unset."""
+    callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
+    """Notifications and callbacks, at DAG and task level."""
 
     @field_validator("cron_expression")
     @classmethod

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from kedro_airflow_k8s import __version__, mlflow_run, trigger_params
+from kedro_airflow_k8s.callbacks import CallbackSources, render_callbacks
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
     POD_TEMPLATE_TAG_PREFIX,
@@ -195,6 +196,7 @@ class DagRenderer:
         self.imports: set[str] = set()
         self.vars: dict[str, str] = {}
         self.reserved: set[str] = set(RESERVED_NAMES)
+        self.callbacks = CallbackSources()
 
     def var_for(self, task_id: str) -> str:
         if task_id not in self.vars:
@@ -272,6 +274,8 @@ class DagRenderer:
         local = run.node_runner == "local"
         if spark is not None:
             self.reserved |= module_names(spark.imports, spark.preamble)
+        self.callbacks = render_callbacks(run.callbacks, self.ctx.config_source or "run_config")
+        self.reserved |= module_names(sorted(self.callbacks.imports), "")
         self.vars = task_variables(self.plan, self.reserved)
         blocks: list[TaskBlock] = []
         for task in self.plan.tasks:
@@ -313,6 +317,7 @@ class DagRenderer:
             imports.update(mlflow.imports)
         if run.trigger_params:
             imports.add("from airflow.sdk import Param")
+        imports |= self.callbacks.imports
 
         profiles = []
         if not local:
@@ -353,6 +358,7 @@ class DagRenderer:
             ),
             "constants": self.constants(),
             "dag_arguments": self.dag_arguments(),
+            "default_arguments": self.default_arguments(),
             "local_env": environment_source(
                 run.env_vars,
                 run.local_runner.env_vars,
@@ -399,7 +405,12 @@ class DagRenderer:
         found = []
         if self.run.trigger_params:
             found.append(("params", trigger_params.PARAMS_NAME))
+        found += self.callbacks.dag_arguments
         return found
+
+    def default_arguments(self) -> list[tuple[str, str]]:
+        """default_args entries the controls add (every task takes them)."""
+        return list(self.callbacks.default_args)
 
     def render(self, spark: SparkRendering | None = None) -> str:
         template = jinja_environment().get_template("airflow_dag.py.j2")
@@ -571,7 +582,7 @@ def dependency_lines(blocks: list[TaskBlock]) -> list[str]:
 
 def sort_imports(imports: set[str]) -> list[str]:
     """Standard library first, then Airflow and providers, as isort would order them."""
-    stdlib = {"datetime", "hashlib", "json", "os", "re"}
+    stdlib = {"datetime", "functools", "hashlib", "json", "os", "re"}
 
     def module(line: str) -> str:
         return line.split()[1]

@@ -257,7 +257,7 @@ def test_run_once_exits_non_zero_with_the_failing_task_and_its_log(
     )
 
     assert "explode: failed" in output
-    assert "failed tasks: kedro.explode" in output
+    assert "failed tasks: explode" in output
     assert "ValueError: this node fails on purpose" in output
     assert f"{airflow.url}/dags/{project.name}/runs/" in output
 

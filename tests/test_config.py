@@ -122,7 +122,9 @@ MALFORMED = [
         id="empty-template",
     ),
     pytest.param(
-        with_run(env_vars=["A", "B"]), ["run_config.env_vars", "dictionary"], id="env-vars-list"
+        with_run(env_vars=["A-B"]),
+        ["run_config.env_vars", "letters, digits and underscores"],
+        id="env-vars-list-bad-name",
     ),
     pytest.param(["not", "a", "mapping"], ["must be a mapping"], id="not-a-mapping"),
     pytest.param({}, ["missing or empty", "kedro airflow-k8s init"], id="empty"),

@@ -145,3 +145,118 @@ def test_a_value_kedro_would_interpolate_is_refused_when_the_run_starts(
         if f"dag_id={dag_id}" in str(path)
     )
     assert "trigger param note contains '$' followed by '{'" in logs
+
+
+FAILING_NODES = """
+from kedro.pipeline import Pipeline, node
+
+
+def explode(frame):
+    raise ValueError("this node fails on purpose")
+
+
+def create_pipeline(**kwargs):
+    return Pipeline([node(explode, "raw", "never_written", name="explode")])
+"""
+
+
+class Mailbox:
+    """Messages an aiosmtpd server on 127.0.0.1 received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        from email import message_from_bytes, policy
+
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 180) -> list[Any]:
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(1)
+        return list(self.messages)
+
+
+@pytest.fixture
+def mailbox(airflow: AirflowServer) -> Any:  # noqa: F811
+    """An SMTP server on 127.0.0.1 and the Airflow connection `kak_test_smtp` to it."""
+    from aiosmtpd.controller import Controller
+    from airflow_server import free_port
+
+    box = Mailbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    connection = {
+        "connection_id": "kak_test_smtp",
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": json.dumps({"disable_tls": True, "disable_ssl": True, "timeout": 10}),
+    }
+    api(airflow, "POST", "/connections", connection)
+    try:
+        yield box
+    finally:
+        api_delete(airflow, "/connections/kak_test_smtp")
+        controller.stop()
+
+
+def api_delete(server: AirflowServer, path: str) -> None:
+    request = urllib.request.Request(
+        f"{server.url}/api/v2{path}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {server.token()}"},
+    )
+    urllib.request.urlopen(request, timeout=30).close()
+
+
+@pytest.mark.e2e
+def test_a_failed_run_mails_the_dag_and_task_failure_notifications(
+    mailbox: Mailbox,
+    airflow: AirflowServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    mail = {"to": ["data-team@example.com"], "from_email": "airflow@example.com"}
+    callbacks = {
+        "dag": {
+            "on_failure": {
+                "smtp": {
+                    **mail,
+                    "smtp_conn_id": "kak_test_smtp",
+                    "subject": "DAG {{ dag.dag_id }} failed",
+                    "html_content": "Run {{ run_id }} failed.",
+                }
+            }
+        },
+        "tasks": {
+            "on_failure": {
+                "smtp": {
+                    **mail,
+                    "smtp_conn_id": "kak_test_smtp",
+                    "subject": "Task {{ ti.task_id }} failed",
+                    "html_content": "{{ exception }}",
+                }
+            }
+        },
+    }
+    config = local_config(airflow.url, airflow.dags_folder, callbacks=callbacks)
+    project = ProjectFactory(tmp_path)(
+        nodes=FAILING_NODES,
+        catalog={"raw": {"type": "pandas.CSVDataset", "filepath": "data/raw.csv"}},
+        config=config,
+    )
+    (project / "data" / "raw.csv").write_text("x\n1\n")
+
+    invoke(project, "run-once", "--wait-for-completion", "5", env=ADMIN)
+    messages = mailbox.wait_for(2)
+
+    subjects = sorted(message["Subject"] for message in messages)
+    assert subjects == [f"DAG {project.name} failed", "Task explode failed"], airflow.log_tail()
+    for message in messages:
+        assert message["To"] == "data-team@example.com"
+        assert message["From"] == "airflow@example.com"
+    (task_mail,) = [m for m in messages if m["Subject"] == "Task explode failed"]
+    assert "non-zero exit code 1" in task_mail.get_body().get_content(), "{{ exception }}"
