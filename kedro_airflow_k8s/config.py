@@ -306,6 +306,27 @@ class RunConfig(StrictModel):
     """One MLflow run per DAG run, shared by every task; no MLflow tasks if unset."""
     callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
     """Notifications and callbacks, at DAG and task level."""
+    operator_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments of every task's operator (through default_args): pool, queue, "
+        "owner, execution_timeout (seconds), priority_weight, email, affinity, volumes, "
+        "container_logs, ... Names are checked against the operator.",
+    )
+    operator_args_profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named operator arguments for the tasks whose nodes are tagged "
+        "kedro-airflow-k8s.operator-args.<name>; they win over every other setting.",
+    )
+    dag_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Arguments of the DAG: dagrun_timeout (seconds), owner_links, "
+        "access_control, max_active_tasks, fail_fast, ... Names are checked against the DAG.",
+    )
+    deferrable: bool = Field(
+        default=False,
+        description="Pass deferrable=True to every operator that takes it (pods, Dataproc, "
+        "Spark Operator, sensors); Airflow then needs a running triggerer.",
+    )
 
     @field_validator("cron_expression")
     @classmethod

@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from kedro_airflow_k8s import __version__, mlflow_run, trigger_params
+from kedro_airflow_k8s import __version__, mlflow_run, operator_args, trigger_params
 from kedro_airflow_k8s.callbacks import CallbackSources, render_callbacks
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
@@ -238,9 +238,13 @@ class DagRenderer:
                 lines.append(f"    pod_template_file={template_literal(tpl.file)},")
             else:
                 lines.append(f"    pod_template_dict={template_literal(tpl.spec, 4)},")
-        lines.append("    **POD,")
-        if profile:
-            lines.append(f"    **{profile_var(profile)},")
+        spreads = ["POD"] + ([profile_var(profile)] if profile else [])
+        arguments = self.operator_profile(task)
+        if arguments:  # merged, so a profile may also set what POD or resources set
+            spreads.append(arguments)
+            lines.append(f"    **{{{', '.join('**' + s for s in spreads)}}},")
+        else:
+            lines += [f"    **{spread}," for spread in spreads]
         lines.append(")")
         return "\n".join(lines)
 
@@ -265,7 +269,11 @@ class DagRenderer:
             lines.append(f'    env={{**LOCAL_ENV, "KEDRO_AIRFLOW_K8S_PARAMS": {literal(params)}}},')
         else:
             lines.append("    env=LOCAL_ENV,")
-        lines += ["    cwd=PROJECT_PATH,", "    append_env=True,", ")"]
+        lines += ["    cwd=PROJECT_PATH,", "    append_env=True,"]
+        arguments = self.operator_profile(task)
+        if arguments:
+            lines.append(f"    **{arguments},")
+        lines.append(")")
         return "\n".join(lines)
 
     # -- assembly ---------------------------------------------------------------------------
@@ -386,9 +394,28 @@ class DagRenderer:
             env[trigger_params.LAUNCHER_NAME] = trigger_params.LAUNCHER
         return env
 
+    def operator_profile(self, task: Task) -> str | None:
+        """The variable of the operator_args_profiles entry the task's nodes are tagged with."""
+        name = task_profile(
+            task,
+            self.ctx,
+            self.run.operator_args_profiles,
+            operator_args.OPERATOR_ARGS_TAG_PREFIX,
+            "operator_args_profiles",
+        )
+        return operator_profile_var(name) if name else None
+
     def constants(self) -> list[tuple[str, str]]:
         """Module-level names the controls define: (name, source of its value)."""
         found = []
+        source = self.ctx.config_source or "run_config"
+        operator = operator_args.node_operator(self.run.node_runner)
+        for name, arguments in self.run.operator_args_profiles.items():
+            key = f"run_config.operator_args_profiles.{name}"
+            operator_args.check_task_names(arguments, operator, key, source)
+            found.append(
+                (operator_profile_var(name), operator_args.arguments_source(arguments, key, source))
+            )
         if self.run.trigger_params:
             found.append(
                 (
@@ -406,11 +433,35 @@ class DagRenderer:
         if self.run.trigger_params:
             found.append(("params", trigger_params.PARAMS_NAME))
         found += self.callbacks.dag_arguments
+        source = self.ctx.config_source or "run_config"
+        operator_args.check_dag_names(self.run.dag_args, source)
+        for name, value in self.run.dag_args.items():
+            found.append(
+                (name, operator_args.argument_source(name, value, "run_config.dag_args", source, 4))
+            )
         return found
 
     def default_arguments(self) -> list[tuple[str, str]]:
         """default_args entries the controls add (every task takes them)."""
-        return list(self.callbacks.default_args)
+        found = list(self.callbacks.default_args)
+        source = self.ctx.config_source or "run_config"
+        operator = operator_args.node_operator(self.run.node_runner)
+        operator_args.check_task_names(
+            self.run.operator_args, operator, "run_config.operator_args", source
+        )
+        for name, value in self.run.operator_args.items():
+            found.append(
+                (
+                    name,
+                    operator_args.argument_source(
+                        name, value, "run_config.operator_args", source, 4
+                    ),
+                )
+            )
+        if self.run.deferrable:
+            operator_args.check_deferrable(operator, source)
+            found.append(("deferrable", "True"))
+        return found
 
     def render(self, spark: SparkRendering | None = None) -> str:
         template = jinja_environment().get_template("airflow_dag.py.j2")
@@ -480,6 +531,10 @@ RESERVED_NAMES = {
 
 def pod_name(task_id: str) -> str:
     return dns_label(task_id, fallback="kedro-node")
+
+
+def operator_profile_var(name: str) -> str:
+    return "OPERATOR_ARGS_" + identifier(name, prefix="profile").upper()
 
 
 def profile_var(name: str) -> str:
