@@ -69,7 +69,7 @@ def test_pods_run_kedro_through_the_launcher_with_the_runs_values(make_project, 
     dag = compiled(cli, project_with(make_project, trigger_params=["note", "epochs"]))
     for task in dag.tasks:
         assert task.cmds == ["python", "-c", LAUNCHER]
-        assert task.arguments[:2] == ["run", "--pipeline"]
+        assert task.arguments[0] == "run"
         env = pod_env(task)
         template = env["KEDRO_AIRFLOW_K8S_TRIGGER_PARAMS"]
         assert template == '{{ {"note": params["note"], "epochs": params["epochs"]} | tojson }}'
