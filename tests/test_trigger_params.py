@@ -109,3 +109,47 @@ def test_a_param_cannot_be_both_a_trigger_and_a_macro_param():
     }
     with pytest.raises(ConfigError, match="trigger_params run_date also in macro_params"):
         parse_config(config)
+
+
+def test_spark_entry_script_takes_the_trigger_params_as_typed():
+    import json
+
+    from kedro_airflow_k8s.artifacts import render_entry_script
+
+    namespace: dict = {}
+    exec(render_entry_script("demo"), namespace)  # noqa: S102 - our own generated script
+    merge = namespace["trigger_params"]
+    given = {"note": "a b, c=\"d\" = 'e'", "model.layers": [1, {"k": "v, w"}]}
+    merged = merge(json.dumps(given), {"model": {"layers": [0], "name": "base"}, "ds": "x"})
+    assert merged == {
+        "note": given["note"],
+        "model": {"layers": given["model.layers"], "name": "base"},
+        "ds": "x",
+    }
+    with pytest.raises(ValueError, match=r"trigger param model\.name contains '\$\{'"):
+        merge(json.dumps({"model.name": "${oc.env:HOME}"}), {})
+
+
+def test_spark_tasks_receive_the_runs_trigger_params(make_project):
+    import json
+
+    from tests.spark_projects import SIMPLE_CATALOG, SIMPLE_NODES, compile_to, config, load_dag
+    from tests.spark_projects import task_id_of as spark_task_id
+
+    spark = {"type": "standalone", "resources": {"big": {"driver_memory": "2g"}}}
+    project = make_project(
+        nodes=SIMPLE_NODES,
+        catalog=SIMPLE_CATALOG,
+        config=config(spark, trigger_params=["note", "model.layers"], macro_params=["ds"]),
+    )
+    (project / "conf" / "base" / "parameters.yml").write_text(PARAMETERS)
+    folder, compiled = compile_to(project, artifacts={"entry": "/srv/spark_run.py"})
+    dag = load_dag(folder, compiled.dag_id)
+    task = dag.get_task(spark_task_id(compiled, "score"))
+
+    values = {"note": "x, y = 'z'", "model.layers": [[1, 2], {"a": None}]}
+    context = {"params": values, "ds": "2025-01-31"}
+    args = task.render_template(task.application_args, context, dag.get_template_env())
+
+    assert json.loads(args[args.index("--trigger-params") + 1]) == values
+    assert args[args.index("--params") + 1] == "ds=2025-01-31"

@@ -21,6 +21,8 @@ class SparkGroup:
     tags: frozenset[str] = field(default_factory=frozenset)
     datasets: tuple[str, ...] = ()
     params: str | None = None
+    trigger_params: str | None = None
+    """The Airflow template of the run's trigger params (a JSON object), if any."""
     reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Why each node is in the group, as ``kedro airflow-k8s plan`` shows it."""
 
@@ -36,6 +38,8 @@ class SparkGroup:
         args += [*nodes_arguments(self.nodes), "--runner", self.runner]
         if self.params:
             args += ["--params", self.params]
+        if self.trigger_params:
+            args += ["--trigger-params", self.trigger_params]
         return args
 
 

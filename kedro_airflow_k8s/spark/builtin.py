@@ -86,17 +86,21 @@ def group_doc(group: SparkGroup) -> str:
 
 def application_args(group: SparkGroup, extra: list[str] | None = None) -> list[str]:
     """The entry script's arguments for ``group``, safe for templated fields."""
-    return safe_args(group.kedro_arguments() + list(extra or []), group.params)
+    return safe_args(
+        group.kedro_arguments() + list(extra or []), group.params, group.trigger_params
+    )
 
 
-def safe_args(args: list[str], params: str | None) -> list[str]:
-    """``args`` neutralised, but for the ``--params`` value: its Airflow macros
-    (``{{ ds }}``, built from validated parameter names) are meant to render."""
+def safe_args(args: list[str], params: str | None, trigger: str | None = None) -> list[str]:
+    """``args`` neutralised, but for the ``--params`` value (its Airflow macros, such as
+    ``{{ ds }}``, built from validated parameter names, are meant to render) and the
+    ``--trigger-params`` template of the run's trigger params."""
     safe = [neutralise_template(arg) for arg in args]
-    if params and "--params" in args[:-1]:
-        position = args.index("--params") + 1
-        if args[position] == params:
-            safe[position] = params
+    for flag, template in (("--params", params), ("--trigger-params", trigger)):
+        if template and flag in args[:-1]:
+            position = args.index(flag) + 1
+            if args[position] == template:
+                safe[position] = template
     return safe
 
 

@@ -119,7 +119,9 @@ class DataprocFactory(BuiltinFactory):
         validate("Job", job, "submit_args")
         # Only the run-scoped names and the --params macros are meant to render.
         safe = {**job, "pyspark_job": neutralise_all(pyspark_job)}
-        safe["pyspark_job"]["args"] = safe_args(pyspark_job["args"], group.params)
+        safe["pyspark_job"]["args"] = safe_args(
+            pyspark_job["args"], group.params, group.trigger_params
+        )
         return literal(safe, 4)
 
     def _location(self, config: RunConfig) -> list[tuple[str, str]]:

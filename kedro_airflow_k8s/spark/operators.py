@@ -23,6 +23,7 @@ from kedro_airflow_k8s.spark.base import SparkGroup, SparkOperatorFactoryBase
 from kedro_airflow_k8s.spark.builtin import SparkContext
 from kedro_airflow_k8s.spark.factory_calls import FactoryCalls
 from kedro_airflow_k8s.spark.registry import backend_of
+from kedro_airflow_k8s.trigger_params import env_template
 
 
 def render_spark(
@@ -102,6 +103,7 @@ def spark_group(task: Task, project: KedroProject, nodes: Mapping[str, Any]) -> 
         tags=frozenset(tag for node in members for tag in node.tags),
         datasets=tuple(dict.fromkeys(datasets)),
         params=params_value(run, project.params),
+        trigger_params=env_template(run.trigger_params) if run.trigger_params else None,
         reasons=dict(task.reasons),
     )
 

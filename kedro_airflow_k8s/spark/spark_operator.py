@@ -59,7 +59,12 @@ class SparkOperatorFactory(BuiltinFactory):
             ("kubernetes_conn_id", tlit(settings.kubernetes_conn_id)),
             ("delete_on_termination", literal(settings.delete_on_termination)),
             ("startup_timeout_seconds", literal(config.startup_timeout)),
-            ("template_spec", manifest_literal(manifest, node.params, self.context.driver_env)),
+            (
+                "template_spec",
+                manifest_literal(
+                    manifest, node.params, self.context.driver_env, node.trigger_params
+                ),
+            ),
         ]
         return call("SparkKubernetesOperator", arguments)
 
@@ -105,12 +110,17 @@ def application(
 
 
 def manifest_literal(
-    manifest: dict[str, Any], params: str | None, driver_env: Mapping[str, str] | None = None
+    manifest: dict[str, Any],
+    params: str | None,
+    driver_env: Mapping[str, str] | None = None,
+    trigger: str | None = None,
 ) -> str:
-    """The manifest as source: every text neutralised but the ``--params`` macros and the
-    ``driver_env`` values (rendered for each DAG run)."""
+    """The manifest as source: every text neutralised but the ``--params`` macros, the
+    ``--trigger-params`` template and the ``driver_env`` values (rendered for each DAG run)."""
     spec = {
-        key: safe_args(list(value), params) if key == "arguments" else neutralise_all(value)
+        key: safe_args(list(value), params, trigger)
+        if key == "arguments"
+        else neutralise_all(value)
         for key, value in manifest["spec"].items()
     }
     with_application_env(spec, driver_env or {})
