@@ -376,8 +376,9 @@ class RunConfig(StrictModel):
 
     @model_validator(mode="after")
     def _params_set_once(self) -> RunConfig:
-        fixed = set(self.macro_params) | set(self.variables_params)
-        both = [name for name in self.trigger_params if name in fixed]
+        # Sections that override part of run_config leave the lists they do not set as None.
+        fixed = set(self.macro_params or ()) | set(self.variables_params or ())
+        both = [name for name in self.trigger_params or () if name in fixed]
         if both:
             raise ValueError(
                 f"trigger_params {', '.join(both)} also in macro_params or variables_params; "
