@@ -25,6 +25,8 @@ class CompiledDag:
     plan: Plan
     source: str
     version_tag: str = ""
+    notes: tuple[str, ...] = ()
+    """Warnings for the user about what the DAG leaves out."""
 
     @property
     def filename(self) -> str:
@@ -98,11 +100,34 @@ def compile_project(
     if spark is None:
         spark = spark_rendering(project, plan, artifacts)
     ctx = dag_context(project)
+    if project.config.run_config.assets:
+        ctx.assets = plan_assets(project, plan)
     # The version tag is the hash of the source without it, so equal DAGs get equal tags.
     ctx.version_tag = dag_version_tag(DagRenderer(plan, project.config, ctx).render(spark))
     source = DagRenderer(plan, project.config, ctx).render(spark)
     check_source(source, f"{plan.dag_id}.py")
-    return CompiledDag(plan.dag_id, plan, source, ctx.version_tag)
+    summary = ctx.assets.summary() if ctx.assets else None
+    return CompiledDag(plan.dag_id, plan, source, ctx.version_tag, (summary,) if summary else ())
+
+
+def plan_assets(project: KedroProject, plan: Plan) -> Any:
+    """The Airflow Assets each task of ``plan`` reads and writes, from the catalog."""
+    from kedro_airflow_k8s.assets import task_assets
+    from kedro_airflow_k8s.classify import is_parameter
+
+    run = project.config.run_config
+    node_io = {
+        node.name: (
+            [name for name in node.inputs if not is_parameter(name)],
+            [name for name in node.outputs if not is_parameter(name)],
+        )
+        for node in project.pipeline.nodes
+    }
+    # Relative paths mean something only where tasks run in this project's directory.
+    local = run.node_runner == "local"
+    root = Path(run.local_runner.project_path or project.path) if local else None
+    tasks = [(task.task_id, task.nodes) for task in plan.tasks]
+    return task_assets(tasks, node_io, project.dataset_config, root)
 
 
 def spark_rendering(
@@ -154,7 +179,8 @@ def compile_with_artifacts(
 
     plan = make_plan(project, dag_name)
     if not needs_artifacts(project, plan):
-        return CompileResult(compile_project(project, dag_name, plan=plan), None, ())
+        compiled = compile_project(project, dag_name, plan=plan)
+        return CompileResult(compiled, None, compiled.notes)
     from kedro_airflow_k8s.spark.registry import backend_of
 
     run_config = project.config.run_config
@@ -162,7 +188,8 @@ def compile_with_artifacts(
     base_url = run_config.spark.artifacts_path
     warnings = (*spark_path_warnings(project, plan), *backend.notes(run_config, plan.dag_id))
     if not base_url and not backend.builds_local_artifacts(run_config.spark):
-        return CompileResult(compile_project(project, dag_name, plan=plan), None, warnings)
+        compiled = compile_project(project, dag_name, plan=plan)
+        return CompileResult(compiled, None, (*warnings, *compiled.notes))
     if not base_url and for_publishing:
         raise UserError(
             f"the '{backend.name}' Spark backend runs the project from its artifacts: set "
@@ -190,7 +217,7 @@ def compile_with_artifacts(
     # The conf archive's warnings matter only to backends that ship it.
     if "conf" in backend.artifacts:
         warnings = (*artifacts.warnings, *warnings)
-    return CompileResult(compiled, artifacts, warnings)
+    return CompileResult(compiled, artifacts, (*warnings, *compiled.notes))
 
 
 @contextmanager

@@ -322,6 +322,17 @@ class RunConfig(StrictModel):
         description="Arguments of the DAG: dagrun_timeout (seconds), owner_links, "
         "access_control, max_active_tasks, fail_fast, ... Names are checked against the DAG.",
     )
+    assets: bool = Field(
+        default=True,
+        description="Each persisted dataset with a location Airflow takes (gs://, s3://, "
+        "file://, hdfs://, abfs://, BigQuery tables, ...) becomes an Airflow Asset: an outlet of "
+        "the task that writes it, an inlet of the tasks that read it.",
+    )
+    schedule_on_assets: list[str] = Field(
+        default_factory=list,
+        description="Asset URIs: run this DAG once each of them has been updated since its "
+        "last run (Airflow's schedule of a list of Assets), instead of cron_expression.",
+    )
     deferrable: bool = Field(
         default=False,
         description="Pass deferrable=True to every operator that takes it (pods, Dataproc, "
@@ -373,6 +384,15 @@ class RunConfig(StrictModel):
                     "(dotted Python names, none of them 'not', 'true', 'false' or 'none')"
                 )
         return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> RunConfig:
+        if self.cron_expression and self.schedule_on_assets:
+            raise ValueError(
+                "set cron_expression or schedule_on_assets, not both: the DAG runs on a "
+                "schedule or when upstream Assets are updated"
+            )
+        return self
 
     @model_validator(mode="after")
     def _params_set_once(self) -> RunConfig:

@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 
 from kedro_airflow_k8s import __version__, mlflow_run, operator_args, trigger_params
+from kedro_airflow_k8s.assets import schedule_source, with_assets
 from kedro_airflow_k8s.callbacks import CallbackSources, render_callbacks
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
@@ -52,6 +53,8 @@ class DagContext:
     config_source: str = ""
     params: str | None = None
     trigger_defaults: dict[str, Any] = field(default_factory=dict)
+    assets: Any = None
+    """``assets.TaskAssets`` of the plan, when run_config.assets is on."""
 
 
 @dataclass
@@ -294,6 +297,12 @@ class DagRenderer:
                 source = self.bash_task(task)
             else:
                 source = self.pod_task(task)
+            if self.ctx.assets is not None:
+                source = with_assets(
+                    source,
+                    self.ctx.assets.inlets.get(task.task_id, []),
+                    self.ctx.assets.outlets.get(task.task_id, []),
+                )
             upstream = [self.var_for(t) for t in task.upstream]
             blocks.append(TaskBlock(var, task.task_id, task.kind, source, upstream))
 
@@ -325,6 +334,8 @@ class DagRenderer:
             imports.update(mlflow.imports)
         if run.trigger_params:
             imports.add("from airflow.sdk import Param")
+        if run.schedule_on_assets or any("Asset(" in block.source for block in blocks):
+            imports.add("from airflow.sdk import Asset")
         imports |= self.callbacks.imports
 
         profiles = []
@@ -350,7 +361,11 @@ class DagRenderer:
             "imports": sort_imports(imports),
             "dag_id": self.plan.dag_id,
             "description": run.description,
-            "schedule": run.cron_expression,
+            "schedule": (
+                schedule_source(run.schedule_on_assets)
+                if run.schedule_on_assets
+                else literal(run.cron_expression)
+            ),
             "start_date": start_date_source(start),
             "tags": tags,
             "provenance": provenance(self.ctx),
@@ -512,6 +527,7 @@ RESERVED_NAMES = {
     "POD",
     "LOCAL_ENV",
     "Param",
+    "Asset",
     "TRIGGER_PARAMS",
     "KEDRO_WITH_TRIGGER_PARAMS",
     "PROJECT_PATH",
