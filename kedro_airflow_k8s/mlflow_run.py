@@ -118,7 +118,7 @@ def end_mlflow_run(ti):
     """
     run_id = ti.xcom_pull(task_ids=START_TASK_ID, key="run_id")
     run_name = ti.xcom_pull(task_ids=START_TASK_ID, key="run_name")
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_group_id="kedro")
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=KEDRO_TASK_IDS)
     failed = sorted(
         task
         for task, state in states.get(ti.run_id, {}).items()

@@ -370,6 +370,11 @@ class DagRenderer:
             "tags": tags,
             "provenance": provenance(self.ctx),
             "roots": [block.var for block in blocks if not block.upstream],
+            "leaves": [
+                block.var
+                for block in blocks
+                if not any(block.var in other.upstream for other in blocks)
+            ],
             "dag_doc": dag_doc(self.plan, self.ctx),
             "header": header_doc(self.plan, self.ctx),
             "pod_defaults": None
@@ -423,6 +428,8 @@ class DagRenderer:
     def constants(self) -> list[tuple[str, str]]:
         """Module-level names the controls define: (name, source of its value)."""
         found = []
+        if self.run.mlflow is not None:  # the tasks whose states close the MLflow run
+            found.append(("KEDRO_TASK_IDS", literal([t.task_id for t in self.plan.tasks], 0)))
         source = self.ctx.config_source or "run_config"
         operator = operator_args.node_operator(self.run.node_runner)
         for name, arguments in self.run.operator_args_profiles.items():
@@ -528,6 +535,7 @@ RESERVED_NAMES = {
     "LOCAL_ENV",
     "Param",
     "Asset",
+    "KEDRO_TASK_IDS",
     "TRIGGER_PARAMS",
     "KEDRO_WITH_TRIGGER_PARAMS",
     "PROJECT_PATH",

@@ -289,9 +289,9 @@ def test_namespace_grouped_dag_runs_one_task_per_namespace(namespace_run: DagRun
     plan = {task["task_id"]: task for task in run.plan["tasks"]}
     assert {task: plan[task]["nodes"] for task in plan} == NAMESPACE_NODES
     assert plan["reporting"]["upstream"] == ["data_processing", "data_science"]
-    assert set(run.task_states) == {f"kedro.{namespace}" for namespace in NAMESPACE_NODES}
+    assert set(run.task_states) == set(NAMESPACE_NODES)
     for namespace, nodes in NAMESPACE_NODES.items():
-        log = run.task_log(f"kedro.{namespace}")
+        log = run.task_log(namespace)
         assert f"--namespaces {namespace}" in log
         for node in nodes:
             assert f"Completed node: {node}" in " ".join(log.split())

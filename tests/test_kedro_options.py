@@ -25,7 +25,7 @@ def planned_nodes(plan) -> set[str]:
 
 
 def pod_arguments(dag, task_id):
-    return list(dag.get_task(f"kedro.{task_id}").arguments)
+    return list(dag.get_task(task_id).arguments)
 
 
 def test_pipelines_a_b_write_two_dags_that_dagbag_loads(make_project, cli):
@@ -81,7 +81,7 @@ def test_pipeline_sections_override_run_config_per_pipeline(make_project, cli):
     science = bag.dags[f"{project.name}-data_science"]
     source = (project / "dags" / f"{project.name}-data_science.py").read_text()
     assert "schedule='@weekly'" in source
-    task = science.get_task("kedro.data_science.split_data_and_2_more")
+    task = science.get_task("data_science.split_data")
     assert task.image == "registry.example.com/training:2"
     env_vars = task.env_vars
     if isinstance(env_vars, list):
@@ -89,7 +89,7 @@ def test_pipeline_sections_override_run_config_per_pipeline(make_project, cli):
     assert env_vars == {"SHARED": "1", "LEVEL": "debug"}
     assert "flight-reports" in bag.dags
     processing = bag.dags[f"{project.name}-data_processing"]
-    assert processing.get_task("kedro.data_processing.preprocess_companies").image == (
+    assert processing.get_task("data_processing.preprocess_companies").image == (
         "registry.example.com/demo:1"
     )
 
@@ -130,7 +130,7 @@ def test_env_conf_source_and_params_on_the_command(make_project, cli, tmp_path):
     assert result.exit_code == 0, result.output
     bag = load_dagbag(project / "dags")
     assert bag.import_errors == {}
-    report = bag.dags[f"{project.name}-reporting"].get_task("kedro.reporting.make_report")
+    report = bag.dags[f"{project.name}-reporting"].get_task("reporting.make_report")
     assert report.image == "registry.example.com/prod:3"
     assert list(report.arguments) == [
         "run",

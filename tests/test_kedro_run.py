@@ -46,7 +46,7 @@ def test_local_task_command_runs_without_a_deprecation_warning(make_project, cli
     bag = load_dagbag(project / "dags")
     assert bag.import_errors == {}
     (dag,) = bag.dags.values()
-    command = dag.get_task("kedro.double_raw").bash_command
+    command = dag.get_task("double_raw").bash_command
     assert " run --pipelines main --env local --nodes double_raw" in command
 
     env = {**os.environ, "PYTHONWARNINGS": "default", "KEDRO_DISABLE_TELEMETRY": "true"}

@@ -72,15 +72,15 @@ def test_start_task_opens_the_run_before_every_kedro_task_and_end_task_is_its_te
     _, dag = render(MLFLOW)
     start, end = dag.get_task(START_TASK), dag.get_task(END_TASK)
     assert start.is_setup and end.is_teardown
-    assert end.upstream_task_ids >= {"kedro.report", START_TASK}
-    assert dag.get_task("kedro.prep").upstream_task_ids == {START_TASK}
+    assert end.upstream_task_ids >= {"report", START_TASK}
+    assert dag.get_task("prep").upstream_task_ids == {START_TASK}
     assert start.op_kwargs["experiment_name"] == "shop sales"
 
 
 @pytest.mark.parametrize("node_runner", ["kubernetes", "local"])
 def test_every_task_gets_the_tracking_uri_experiment_and_run_id(node_runner):
     _, dag = render(MLFLOW, node_runner, env_vars={"LOG_LEVEL": "{{ not a macro }}"})
-    for task_id in ("kedro.prep", "kedro.report"):
+    for task_id in ("prep", "report"):
         task = dag.get_task(task_id)
         env = rendered(dag, task.env_vars if node_runner == "kubernetes" else task.env)
         assert env == {
@@ -117,7 +117,7 @@ def test_an_airflow_connection_replaces_the_url_in_the_dag_file():
     source, dag = render({"conn_id": "mlflow_prod"}, "local")
     assert "AIRFLOW_CONN_" not in source
     assert "MLFLOW_CONN_ID = 'mlflow_prod'" in source
-    env = rendered(dag, dag.get_task("kedro.prep").env)
+    env = rendered(dag, dag.get_task("prep").env)
     assert env["MLFLOW_TRACKING_URI"] == "http://from-connection:5000"
 
 
@@ -129,7 +129,7 @@ def test_tracking_uri_alone_defines_the_dags_own_connection():
 def test_no_mlflow_config_adds_no_mlflow_tasks_or_variables():
     source, dag = render(None)
     assert "mlflow" not in source.lower()
-    assert {task.task_id for task in dag.tasks} == {"kedro.prep", "kedro.report"}
+    assert {task.task_id for task in dag.tasks} == {"prep", "report"}
 
 
 def test_dag_file_imports_only_airflow_and_the_standard_library():
@@ -205,7 +205,7 @@ def test_spark_submit_drivers_get_the_mlflow_variables(make_project, spark):
     assert rendered(dag, task.env_vars) == {**user_env, **DRIVER_ENV}
     if spark["type"] == "k8s":
         assert task.conf["spark.kubernetes.driverEnv.A"] == "{{ '{{' }} b }}"
-    assert START_TASK in dag.get_task("kedro.prep").upstream_task_ids
+    assert START_TASK in dag.get_task("prep").upstream_task_ids
 
 
 def test_spark_operator_driver_gets_the_mlflow_variables(make_project):
@@ -238,5 +238,5 @@ def test_any_experiment_name_and_tag_value_reach_mlflow_exactly_as_written():
     kwargs = rendered(dag, dag.get_task(START_TASK).op_kwargs)
     assert kwargs["experiment_name"] == nasty
     assert kwargs["tags"]["note"] == nasty
-    env = rendered(dag, dag.get_task("kedro.prep").env_vars)
+    env = rendered(dag, dag.get_task("prep").env_vars)
     assert env["MLFLOW_EXPERIMENT_NAME"] == nasty

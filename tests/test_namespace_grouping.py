@@ -188,7 +188,7 @@ def test_namespace_tasks_run_kedro_run_namespaces(make_project, cli):
     assert result.exit_code == 0, result.output
     bag = load_dagbag(project / "dags")
     assert bag.import_errors == {}
-    whole = bag.dags[project.name].get_task("kedro.data_science")
+    whole = bag.dags[project.name].get_task("data_science")
     assert list(whole.arguments) == [
         "run",
         "--pipelines",
@@ -198,7 +198,7 @@ def test_namespace_tasks_run_kedro_run_namespaces(make_project, cli):
         "--namespaces",
         "data_science",
     ]
-    cut = bag.dags["cut"].get_task("kedro.data_science")
+    cut = bag.dags["cut"].get_task("data_science")
     assert list(cut.arguments)[-2:] == [
         "--nodes",
         "data_science.split_data,data_science.train_model",
