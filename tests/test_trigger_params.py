@@ -8,6 +8,7 @@ from kedro_airflow_k8s.config import parse_config
 from kedro_airflow_k8s.errors import ConfigError
 from kedro_airflow_k8s.trigger_params import LAUNCHER
 from tests.conftest import DEFAULT_CONFIG, load_dagbag
+from tests.spark_projects import restore_environ  # noqa: F401 - autouse: Spark DAGs set env vars
 
 PARAMETERS = """
 note: plain text
