@@ -49,7 +49,7 @@ def run_mode(mode: str, group: bool, work: Path, env: dict[str, str]) -> dict:
     wall = time.monotonic() - started
 
     plan = json.loads(plan_file.read_text())
-    spark_ids = {f"kedro.{t['task_id']}" for t in plan["tasks"] if t["kind"] == "spark"}
+    spark_ids = {t["task_id"] for t in plan["tasks"] if t["kind"] == "spark"}
     states = {row["task_id"]: row.get("state") for row in demo.task_states(dag_id, project, env)}
     task_logs = Path(env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"]) / f"dag_id={dag_id}"
     logs = [log, *(p for p in task_logs.rglob("*") if p.is_file())]

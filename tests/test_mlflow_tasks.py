@@ -45,8 +45,8 @@ class TaskInstance:
         assert task_ids == "mlflow_start_run"
         return self.xcom[key]
 
-    def get_task_states(self, dag_id, run_ids, task_group_id):
-        assert (dag_id, run_ids, task_group_id) == (DAG_ID, [self.run_id], "kedro")
+    def get_task_states(self, dag_id, run_ids, task_ids):
+        assert (dag_id, run_ids, task_ids) == (DAG_ID, [self.run_id], ["train"])
         return {self.run_id: self.states}
 
 
@@ -103,9 +103,9 @@ def test_a_retried_start_task_reuses_the_run_of_its_dag_run(mlflow):
 @pytest.mark.parametrize(
     ("states", "status"),
     [
-        ({"kedro.prep": "success", "kedro.train": "success"}, "FINISHED"),
-        ({"kedro.prep": "success", "kedro.train": "failed"}, "FAILED"),
-        ({"kedro.prep": "failed", "kedro.train": "upstream_failed"}, "FAILED"),
+        ({"prep": "success", "train": "success"}, "FINISHED"),
+        ({"prep": "success", "train": "failed"}, "FAILED"),
+        ({"prep": "failed", "train": "upstream_failed"}, "FAILED"),
     ],
 )
 def test_end_task_closes_the_run_from_the_kedro_tasks_states(mlflow, states, status):
