@@ -12,6 +12,7 @@ import jinja2
 
 from kedro_airflow_k8s import __version__, mlflow_run, operator_args, trigger_params
 from kedro_airflow_k8s.assets import schedule_source, with_assets
+from kedro_airflow_k8s.atomic import write_atomic  # noqa: F401 - commands write DAGs with it
 from kedro_airflow_k8s.callbacks import CallbackSources, render_callbacks
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
