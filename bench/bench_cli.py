@@ -27,7 +27,7 @@ DAG = {
     "dag_display_name": "mixed-demo",
     "is_paused": False,
     "timetable_summary": "0 3 * * *",
-    "tags": [{"name": "kedro-airflow-k8s:0.1.0"}],
+    "tags": [{"name": "kedro"}],
 }
 RUN = {"dag_run_id": "r1", "state": "success", "end_date": "2026-01-01T03:10:00Z"}
 
