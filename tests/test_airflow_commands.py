@@ -500,10 +500,10 @@ def test_up_for_retry_says_when_the_next_try_starts(
     )
 
     assert re.search(
-        r"kedro.flaky: up_for_retry \(try 1 of 2 failed; next try at \d\d:\d\d:\d\d UTC\)",
+        r"flaky: up_for_retry \(try 1 of 2 failed; next try at \d\d:\d\d:\d\d UTC\)",
         output,
     )
-    assert "kedro.flaky: success" in output
+    assert "flaky: success" in output
 
 
 @pytest.mark.e2e
