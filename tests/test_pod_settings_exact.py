@@ -53,7 +53,7 @@ def test_profiles_differing_in_punctuation_or_script_stay_distinct(make_project,
     dag = compiled_dag(make_project, cli, {"resources": resources}, PROFILES)
 
     for number, name in enumerate(PROFILES):
-        task = dag.get_task(f"kedro.n{number}")
+        task = dag.get_task(f"n{number}")
         assert task.container_resources.requests == {"cpu": f"{number + 1}00m"}, name
 
 
@@ -71,7 +71,7 @@ def test_mapping_keys_reach_the_pod_exactly_and_values_stay_unrendered(make_proj
         },
     }
     dag = compiled_dag(make_project, cli, run_config, ["__default__"])
-    task = dag.get_task("kedro.n0")
+    task = dag.get_task("n0")
     context = {"ds": "2025-01-01", "team": "data", "x": "1"}
 
     task.render_template_fields(context)
