@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kedro_airflow_k8s.airflow_rules import check_pool, check_queue
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.signatures import accepted_arguments, load
 from kedro_airflow_k8s.source import literal, template_literal
@@ -97,6 +98,24 @@ def check_task_names(arguments: dict[str, Any], operator_path: str, key: str, so
                 "set it there"
             )
     check_names(arguments, operator_path, key, source)
+    check_values(arguments, key, source)
+
+
+# Values Airflow refuses only when the task is scheduled; refused here at compile.
+VALUE_RULES = {"pool": check_pool, "queue": check_queue}
+
+
+def check_values(arguments: dict[str, Any], key: str, source: str) -> None:
+    for name, rule in VALUE_RULES.items():
+        if name not in arguments:
+            continue
+        value = arguments[name]
+        try:
+            if not isinstance(value, str):
+                raise ValueError(f"must be a name, not {type(value).__name__}")
+            rule(value)
+        except ValueError as error:
+            raise UserError(f"{key}.{name} in {source}: {error}") from None
 
 
 def check_deferrable(operator_path: str, source: str) -> None:

@@ -147,6 +147,13 @@ def test_deferrable_reaches_every_pod(make_project, cli):
         ({"operator_args": {"poool": "x"}}, "run_config.operator_args.poool in"),
         ({"operator_args": {"poool": "x"}}, "KubernetesPodOperator takes no argument 'poool'"),
         ({"operator_args": {"namespace": "x"}}, "gets namespace from run_config.namespace"),
+        ({"operator_args": {"pool": "p" * 257}}, "run_config.operator_args.pool in"),
+        ({"operator_args": {"pool": " spaced"}}, "without leading or trailing blanks"),
+        ({"operator_args": {"queue": 7}}, "run_config.operator_args.queue in"),
+        (
+            {"operator_args_profiles": {"gpu": {"queue": "q\tgpu"}}},
+            "run_config.operator_args_profiles.gpu.queue in",
+        ),
         ({"operator_args": {"retries": 3}}, "gets retries from run_config.retries"),
         (
             {"operator_args_profiles": {"big": {"container_log": "x"}}},
