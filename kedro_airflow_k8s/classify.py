@@ -18,6 +18,7 @@ from kedro.io.core import DatasetError, parse_dataset_definition
 from kedro.pipeline import Pipeline
 
 from kedro_airflow_k8s.config import SPARK_TAG, SparkConfig
+from kedro_airflow_k8s.dataset_classes import class_path_from_source
 
 CatalogType = Callable[[str], str | None]
 
@@ -78,6 +79,10 @@ def catalog_types(catalog: Any) -> CatalogType:
 
     @functools.cache
     def class_path(configured: Any) -> str | None:
+        # Read from source first: importing kedro_datasets.pandas alone takes a second.
+        found = class_path_from_source(configured) if isinstance(configured, str) else None
+        if found is not None:
+            return found
         try:
             dataset_class, _ = parse_dataset_definition({"type": configured})
         except DatasetError:

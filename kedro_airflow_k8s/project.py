@@ -380,6 +380,9 @@ def check_catalog_types(catalog_config: dict[str, Any], env: str) -> None:
     """Refuse catalog entries that are not mappings or name a dataset class that does not
     exist. A class whose own dependencies are missing here still passes: it exists, and
     the image that runs it may have them."""
+    from kedro_airflow_k8s.dataset_classes import dataset_class_exists
+
+    checked: dict[str, bool] = {}
     for name, entry in catalog_config.items():
         where = f"catalog entry '{name}' (env '{env}')"
         if not isinstance(entry, dict):
@@ -392,43 +395,14 @@ def check_catalog_types(catalog_config: dict[str, Any], env: str) -> None:
             raise UserError(
                 f"{where} has no `type`: set it to a dataset class such as pandas.CSVDataset"
             )
-        if not dataset_class_exists(dataset_type):
+        if dataset_type not in checked:
+            checked[dataset_type] = dataset_class_exists(dataset_type)
+        if not checked[dataset_type]:
             raise UserError(
                 f"{where} has the type '{dataset_type}', which is not a dataset class "
                 "Kedro can find (tried it as given, under kedro_datasets. and under kedro.io.); "
                 "check the spelling or install the package that provides it"
             )
-
-
-def dataset_class_exists(dataset_type: str) -> bool:
-    """Whether ``dataset_type`` names a class the way Kedro resolves a catalog ``type``."""
-    import importlib
-    import importlib.util
-
-    module_path, _, class_name = dataset_type.rpartition(".")
-    if not module_path or not class_name:
-        return False
-    for prefix in ("", "kedro_datasets.", "kedro.io."):
-        full = prefix + module_path
-        try:
-            if importlib.util.find_spec(full) is None:
-                continue
-            module = importlib.import_module(full)
-        except ImportError as error:
-            # The module is there but one of its own dependencies is not.
-            if error.name and not full.startswith(error.name):
-                return True
-            continue
-        except Exception:  # noqa: BLE001 - a module that fails to import is not ours to judge
-            return True
-        if class_name in getattr(module, "__all__", ()):
-            return True
-        try:
-            if hasattr(module, class_name):
-                return True
-        except ImportError:
-            return True
-    return False
 
 
 def with_env_resolver(loader_class: type, loader_args: dict[str, Any]) -> dict[str, Any]:
