@@ -240,8 +240,9 @@ class AirflowApi:
     def dag_details(self, dag_id: str) -> dict[str, Any] | None:
         """The DAG's latest serialized version (what new runs use) as Airflow serves it, or None.
 
-        Unlike ``dag``, whose tags change on every parse, ``doc_md`` here comes from
-        the serialized DAG, and ``latest_dag_version`` names that version.
+        Unlike the DAG's fields that change on every parse (``last_parsed_time``),
+        ``doc_md`` here comes from the serialized DAG, and ``latest_dag_version`` names
+        that version.
         """
         return self.optional(
             f"read the details of DAG '{dag_id}'", "GET", f"/dags/{segment(dag_id)}/details"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kedro_airflow_k8s.dag_version import dag_version_tag
+from kedro_airflow_k8s.dag_version import dag_version
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.naming import dag_id_from
 from kedro_airflow_k8s.plan import Plan
@@ -24,7 +24,8 @@ class CompiledDag:
     dag_id: str
     plan: Plan
     source: str
-    version_tag: str = ""
+    version: str = ""
+    """``dag_version.dag_version`` of the source, which its doc_md names."""
     notes: tuple[str, ...] = ()
     """Warnings for the user about what the DAG leaves out."""
 
@@ -102,12 +103,12 @@ def compile_project(
     ctx = dag_context(project)
     if project.config.run_config.assets:
         ctx.assets = plan_assets(project, plan)
-    # The version tag is the hash of the source without it, so equal DAGs get equal tags.
-    ctx.version_tag = dag_version_tag(DagRenderer(plan, project.config, ctx).render(spark))
+    # The version is the hash of the source without it, so equal DAGs get equal versions.
+    ctx.version = dag_version(DagRenderer(plan, project.config, ctx).render(spark))
     source = DagRenderer(plan, project.config, ctx).render(spark)
     check_source(source, f"{plan.dag_id}.py")
     summary = ctx.assets.summary() if ctx.assets else None
-    return CompiledDag(plan.dag_id, plan, source, ctx.version_tag, (summary,) if summary else ())
+    return CompiledDag(plan.dag_id, plan, source, ctx.version, (summary,) if summary else ())
 
 
 def plan_assets(project: KedroProject, plan: Plan) -> Any:

@@ -13,7 +13,7 @@ import click
 from kedro_airflow_k8s.airflow_api import AirflowApi
 from kedro_airflow_k8s.airflow_errors import ApiError
 from kedro_airflow_k8s.build import CompiledDag
-from kedro_airflow_k8s.dag_version import version_in
+from kedro_airflow_k8s.dag_version import version_in_doc
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.project import KedroProject
 from kedro_airflow_k8s.run_check import check_run, declared_task_ids
@@ -54,39 +54,38 @@ def wait_for_version(
     timeout: float = PARSE_TIMEOUT,
     echo: Echo = click.echo,
     sleep: Callable[[float], Any] = time.sleep,
+    parsed_before: str | None = None,
 ) -> ParsedVersion:
-    """Poll until Airflow's latest DAG version is ``compiled``; import errors stop the wait.
+    """Poll until Airflow's latest stored DAG version is ``compiled``; import errors stop the wait.
 
-    The DAG's tags change on every parse, but new runs use the latest *serialized*
-    version, which Airflow rewrites at most every [core] min_serialized_dag_update_interval
-    (30 s by default), and it stores the file's source even when it keeps the older
-    serialized DAG: the DAG doc of the serialized version must carry our version tag.
+    New runs use the DAG's latest serialized version. Airflow parses a changed file
+    within seconds but stores a new version at most every [core]
+    min_serialized_dag_update_interval (30 s by default). ``GET /dags/{id}/details``
+    serves the doc_md of that stored version, which names the DAG version, with its
+    ``latest_dag_version`` (the dagVersions endpoints give numbers, not contents).
     ``known_errors`` are (id, timestamp) of import errors seen before publishing: those
-    belong to an earlier version of the file.
+    belong to an earlier version of the file; ``parsed_before`` is the DAG's
+    last_parsed_time then, so a later one says the new file was parsed.
     """
     deadline = time.monotonic() + timeout
     asked_reparse = False
-    seen: str | None = None
-    said_parsed = False
-    dag_id, tag = compiled.dag_id, compiled.version_tag
-    echo(f"waiting for Airflow to parse DAG '{dag_id}' ({tag})")
+    seen = WaitState()
+    echo(f"waiting for Airflow to parse DAG '{compiled.dag_id}' (version {compiled.version})")
     while True:
-        dag = api.dag(dag_id)
-        if dag is not None:
-            seen = version_in(tag["name"] for tag in dag.get("tags", [])) or "no version tag"
-            if seen == tag:
-                details = api.dag_details(dag_id) or {}
-                number = (details.get("latest_dag_version") or {}).get("version_number")
-                if number is not None and tag in str(details.get("doc_md") or ""):
-                    return ParsedVersion(dag, int(number))
-                if not said_parsed:
-                    said_parsed = True
-                    echo(
-                        "parsed; waiting for Airflow to store it as the DAG's latest version "
-                        "(at most every [core] min_serialized_dag_update_interval, 30 s by default)"
-                    )
-            elif not asked_reparse and dag.get("file_token"):
-                asked_reparse = api.request_reparse(dag["file_token"])
+        details = api.dag_details(compiled.dag_id)
+        if details is not None:
+            seen.update(details, parsed_before)
+            number = (details.get("latest_dag_version") or {}).get("version_number")
+            if seen.version == compiled.version and number is not None:
+                return ParsedVersion(details, int(number))
+            if seen.parsed and not seen.said_parsed:
+                seen.said_parsed = True
+                echo(
+                    "parsed; waiting for Airflow to store it as the DAG's latest version "
+                    "(at most every [core] min_serialized_dag_update_interval, 30 s by default)"
+                )
+            if not asked_reparse and details.get("file_token"):
+                asked_reparse = api.request_reparse(details["file_token"])
         errors = api.import_errors(compiled.filename)
         fresh = [
             e for e in errors if (e.get("import_error_id"), e.get("timestamp")) not in known_errors
@@ -102,22 +101,43 @@ def wait_for_version(
         sleep(PARSE_POLL)
 
 
+@dataclass
+class WaitState:
+    """What the wait has seen of the DAG in Airflow so far."""
+
+    known: bool = False
+    version: str | None = None
+    parsed: bool = False
+    said_parsed: bool = False
+
+    def update(self, details: dict[str, Any], parsed_before: str | None) -> None:
+        self.known = True
+        self.version = version_in_doc(details.get("doc_md"))
+        parsed_at = details.get("last_parsed_time")
+        self.parsed = self.parsed or bool(parsed_at and parsed_at != parsed_before)
+
+    def describe(self, dag_id: str) -> str:
+        if not self.known:
+            return f"it has no DAG '{dag_id}'"
+        latest = f"version {self.version}" if self.version else "a version without one"
+        if self.parsed:
+            return f"it parsed the file but its latest stored version is still {latest}"
+        return f"its latest stored version is {latest}"
+
+
 def parse_timeout_message(
     api: AirflowApi,
     compiled: CompiledDag,
-    seen: str | None,
+    seen: WaitState,
     errors: list[dict[str, Any]],
     timeout: float,
 ) -> str:
-    if seen == compiled.version_tag:
-        found = "it parsed the file but has not made it the DAG's latest version"
-    else:
-        found = f"it has {seen}" if seen else f"it has no DAG '{compiled.dag_id}'"
     message = (
-        f"Airflow has not parsed {compiled.version_tag} of DAG '{compiled.dag_id}' after "
-        f"{timeout / 60:.0f} min ({found}); check that `output` is the DAG folder this Airflow "
-        f"at {api.settings.host} reads and that its DAG processor runs (it looks for new files "
-        "every [dag_processor] refresh_interval, 5 minutes by default)"
+        f"Airflow has not stored version {compiled.version} of DAG '{compiled.dag_id}' after "
+        f"{timeout / 60:.0f} min ({seen.describe(compiled.dag_id)}); check that `output` is "
+        f"the DAG folder this Airflow at {api.settings.host} reads and that its DAG processor "
+        "runs (it looks for new files every [dag_processor] refresh_interval, 5 minutes by "
+        "default)"
     )
     if errors:
         message += f"\nAirflow reports this import error for {compiled.filename}:\n"
@@ -157,9 +177,12 @@ def run_once(
         compiled = release.compiled
         errors = api.import_errors(compiled.filename)
         known = {(e.get("import_error_id"), e.get("timestamp")) for e in errors}
+        parsed_before = (api.dag(compiled.dag_id) or {}).get("last_parsed_time")
         url = publish_release(release, output, echo=echo)
     echo(f"published DAG '{compiled.dag_id}' to {url}")
-    parsed = wait_for_version(api, compiled, known, timeout=parse_timeout, echo=echo)
+    parsed = wait_for_version(
+        api, compiled, known, timeout=parse_timeout, echo=echo, parsed_before=parsed_before
+    )
     expected = declared_task_ids(compiled.source)
     run = trigger_run(api, parsed.dag, echo=echo)
     check_run(run, parsed.version_number, [], expected)

@@ -593,8 +593,9 @@ def test_schedule_without_a_cron_expression_says_how_to_give_one(
     assert "run_config.cron_expression" in result.output
 
 
-def test_the_dag_carries_a_version_tag_of_its_content(make_project: ProjectFactory) -> None:
+def test_the_dag_doc_names_a_version_of_its_content(make_project: ProjectFactory) -> None:
     from kedro_airflow_k8s.build import compile_project
+    from kedro_airflow_k8s.dag_version import version_in_doc
     from kedro_airflow_k8s.project import load_project
 
     project_path = make_project()
@@ -604,10 +605,9 @@ def test_the_dag_carries_a_version_tag_of_its_content(make_project: ProjectFacto
         load_project(project_path, "local", overrides={"run_config.image": "other:2"})
     )
 
-    assert first.version_tag.startswith("kak_version:") and len(first.version_tag) <= 100
-    assert first.version_tag in first.source
-    assert again.version_tag == first.version_tag
-    assert other.version_tag != first.version_tag
+    assert version_in_doc(first.source) == first.version
+    assert again.version == first.version
+    assert other.version != first.version
 
 
 def test_a_spark_backend_without_artifacts_path_is_refused_before_building(

@@ -6,6 +6,7 @@ import ast
 import json
 from pathlib import Path
 
+from kedro_airflow_k8s.dag_version import version_in_doc
 from tests.conftest import DEFAULT_CONFIG, load_dagbag
 
 
@@ -31,10 +32,9 @@ def test_version_and_commit_are_in_doc_md_and_a_constant_not_in_tags(make_projec
     config = {**DEFAULT_CONFIG, "run_config": {**DEFAULT_CONFIG["run_config"], "tags": ["sales"]}}
     project = make_project(config=config)
     dag, source = compiled_dag(cli, project)
-    # Besides the user's and `kedro`, only the file's version, which deploys wait for.
-    (version,) = [tag for tag in dag.tags if tag.startswith("kak_version:")]
-    assert sorted(set(dag.tags) - {version}) == ["kedro", "sales"]
-    assert "kak_version:" in dag.doc_md and "commit `" in dag.doc_md
+    assert sorted(dag.tags) == ["kedro", "sales"]
+    version = version_in_doc(dag.doc_md)
+    assert version and "commit `" in dag.doc_md
     tree = ast.parse(source)
     (constant,) = [
         node.value
@@ -43,7 +43,7 @@ def test_version_and_commit_are_in_doc_md_and_a_constant_not_in_tags(make_projec
     ]
     provenance = ast.literal_eval(constant)
     assert provenance["generator"].startswith("kedro-airflow-k8s ")
-    assert provenance["dag_version"] in dag.doc_md
+    assert provenance["dag_version"] == version
     assert {"commit", "project", "pipeline", "env"} <= provenance.keys()
 
 
