@@ -44,6 +44,8 @@ def _comma_list(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 def _conf_source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if not value:
+        return None  # as Kedro's check does, without importing Kedro's CLI
     from kedro.framework.cli.utils import validate_conf_source
 
     return validate_conf_source(ctx, param, value)

@@ -185,17 +185,19 @@ def load_projects(
     pipeline, ``__default__`` first), each filtered by ``filters``; loaded once.
 
     ``load_pipelines=False`` reads airflow-k8s.yml alone: the projects have no
-    pipeline and no catalog, enough for the commands that only talk to Airflow.
+    pipeline and no catalog, enough for the commands that only talk to Airflow. With
+    ``pipeline_names`` given, it reads settings.py without Kedro's session either.
     """
-    from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
-
     path = Path(project_path or Path.cwd()).resolve()
     if not (path / "pyproject.toml").is_file():
         raise UserError(f"{path} is not a Kedro project: there is no pyproject.toml")
     try:
-        metadata = bootstrap_project(path)
-        import_settings(metadata.package_name)
+        if load_pipelines or pipeline_names is None:
+            metadata, settings = bootstrap_kedro(path)
+        else:
+            from kedro_airflow_k8s.project_settings import read_settings
+
+            metadata, settings = read_settings(path)
     except Exception as error:  # noqa: BLE001 - Kedro raises plain exceptions here
         raise UserError(
             f"cannot load the Kedro project at {path}: {one_paragraph(error, path)}"
@@ -215,7 +217,7 @@ def load_projects(
             )
             config_loader = loader_class(conf_source=str(conf_source), env=env, **loader_args)
         config_loader.config_patterns.update({"airflow-k8s": CONFIG_PATTERNS})
-        catalog_class = settings.DATA_CATALOG_CLASS
+        catalog_class = settings.DATA_CATALOG_CLASS if load_pipelines else None
     except Exception as error:  # noqa: BLE001 - settings.py and the loader are project code
         raise UserError(
             f"the settings of the Kedro project at {path} do not load (settings.py, "
@@ -322,6 +324,16 @@ def registered_pipeline_names(path: Path) -> list[str]:
     if not names:
         raise UserError(f"the project at {path} registers no pipeline with nodes")
     return names
+
+
+def bootstrap_kedro(path: Path) -> tuple[Any, Any]:
+    """Kedro's bootstrap of the project at ``path``: its metadata and settings."""
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    metadata = bootstrap_project(path)
+    import_settings(metadata.package_name)
+    return metadata, settings
 
 
 def import_settings(package_name: str) -> None:
