@@ -21,6 +21,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 EXAMPLE = REPO / "examples" / "mixed-demo"
 KEDRO = str(Path(sys.executable).parent / "kedro")
+SCRIPT = str(Path(sys.executable).parent / "kedro-airflow-k8s")
 TARGET = 1.5  # seconds over bare Python start-up
 DAG = {
     "dag_id": "mixed-demo",
@@ -113,7 +114,9 @@ def run(repeats: int = 5) -> list[str]:
             "`kedro --help` (Kedro's own CLI start-up)": [KEDRO, "--help"],
             "`kedro airflow-k8s ui`": [KEDRO, "airflow-k8s", "ui"],
             "`kedro airflow-k8s list-pipelines`": [KEDRO, "airflow-k8s", "list-pipelines"],
-            # The plugin's own entry point, without the `kedro` command's start-up.
+            # The plugin's own entry points, without the `kedro` command's start-up.
+            "`kedro-airflow-k8s ui`": [SCRIPT, "ui"],
+            "`kedro-airflow-k8s list-pipelines`": [SCRIPT, "list-pipelines"],
             "`python -m kedro_airflow_k8s ui`": [sys.executable, "-m", "kedro_airflow_k8s", "ui"],
             "`python -m kedro_airflow_k8s list-pipelines`": [
                 sys.executable,
@@ -127,23 +130,28 @@ def run(repeats: int = 5) -> list[str]:
         stub.close()
         shutil.rmtree(scratch, ignore_errors=True)
     bare = results["`python -c pass` (bare start-up)"]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [
         f"Median of {repeats} runs in a copy of examples/mixed-demo; `list-pipelines` asks a "
-        "stub API on 127.0.0.1 that answers at once. CPU is user + system time of the process, "
-        "which the other jobs on a shared machine disturb less than wall time. "
-        f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')} "
+        "stub API on 127.0.0.1 that answers at once. CPU is user + system time of the process; "
+        "the target is judged on CPU time over bare start-up, which the other jobs on a shared "
+        "machine disturb far less than wall time (on an idle machine the two are close: these "
+        f"commands wait for nothing but the stub). Load average {load} on {os.cpu_count()} "
+        f"CPUs. PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', 'unset')} "
         "(when set, modules without cached bytecode are compiled on every run).",
         "",
-        "| command | wall s | CPU s | wall over bare start-up s | target |",
-        "|---|---:|---:|---:|---|",
+        "| command | wall s | CPU s | wall over bare s | CPU over bare s | target |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for name, result in results.items():
-        over = result["wall"] - bare["wall"]
+        wall_over = result["wall"] - bare["wall"]
+        cpu_over = result["cpu"] - bare["cpu"]
         target = ""
         if "airflow-k8s" in name or "kedro_airflow_k8s" in name:
-            target = f"< {TARGET} s: {'met' if over < TARGET else 'missed'}"
+            target = f"< {TARGET} s: {'met' if cpu_over < TARGET else 'missed'}"
         lines.append(
-            f"| {name} | {result['wall']:.2f} | {result['cpu']:.2f} | {over:.2f} | {target} |"
+            f"| {name} | {result['wall']:.2f} | {result['cpu']:.2f} | {wall_over:.2f} "
+            f"| {cpu_over:.2f} | {target} |"
         )
     return lines
 
