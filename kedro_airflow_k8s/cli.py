@@ -315,7 +315,7 @@ def run_once_command(
     wait_minutes: float | None,
     insecure: bool,
 ) -> None:
-    """Publish the DAG without a schedule, wait until Airflow has parsed it, and run it once.
+    """Publish the DAG without a schedule, wait until Airflow stores it, and run it once.
 
     A DAG of the same id that `schedule` published loses its schedule: give the one-off
     run its own id with --dag-name to keep both. The one-off DAG does not wait for the

@@ -428,6 +428,23 @@ def test_a_run_that_outlasts_the_wait_fails_with_where_to_follow_it(fake: FakeAi
     assert lines == ["  kedro.slow: running"]
 
 
+def test_task_instances_are_read_page_by_page_past_100(fake: FakeAirflow) -> None:
+    """As Airflow 3 pages: at most 100 a request, total_entries the whole run's count."""
+    tasks = [task_instance(f"task_{n:03d}", "success") for n in range(130)]
+    fake.reply(
+        "GET",
+        TASKS_PATH,
+        (200, {"task_instances": tasks[:100], "total_entries": 130}, {}),
+        (200, {"task_instances": tasks[100:], "total_entries": 130}, {}),
+    )
+
+    found = api_for(fake).task_instances("demo", "run-1")
+
+    assert [t["task_id"] for t in found] == [t["task_id"] for t in tasks]
+    queries = [call["query"] for call in fake.calls("GET", TASKS_PATH)]
+    assert queries == ["limit=100&offset=0", "limit=100&offset=100"]
+
+
 def test_a_run_on_an_older_version_fails_loudly(fake: FakeAirflow) -> None:
     from kedro_airflow_k8s.run_follow import follow_run
 
