@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kedro_airflow_k8s.cycle_collection import cycle_collection_paused
 from kedro_airflow_k8s.dag_version import dag_version
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.naming import dag_id_from
@@ -41,7 +42,8 @@ def make_plan(project: KedroProject, dag_name: str | None = None) -> Plan:
 
     run_config = project.config.run_config
     dag_id = dag_id_from(dag_name) if dag_name else project.dag_id
-    plan = build_plan(project.pipeline, project.catalog_type, run_config, dag_id)
+    with cycle_collection_paused():
+        plan = build_plan(project.pipeline, project.catalog_type, run_config, dag_id)
     spark_nodes = {name for task in plan.spark_tasks for name in task.nodes}
     tags = {node.name: node.tags for node in project.pipeline.nodes if node.name in spark_nodes}
     check_backend(run_config, tags)

@@ -76,6 +76,7 @@ def catalog_types(catalog: Any) -> CatalogType:
     declared = resolver.config
     explicit = set(catalog.keys())
     pattern_config = getattr(resolver, "_get_pattern_config", None)
+    matching_pattern = pattern_matcher(resolver)
 
     @functools.cache
     def class_path(configured: Any) -> str | None:
@@ -99,9 +100,7 @@ def catalog_types(catalog: Any) -> CatalogType:
         elif name in explicit:
             return catalog.get_type(name)  # a dataset object given to the catalog
         else:
-            pattern = resolver.match_dataset_pattern(name) or (
-                resolver.match_user_catch_all_pattern(name)
-            )
+            pattern = matching_pattern(name)
             if pattern is None:
                 return None  # undeclared: a MemoryDataset at run time
             config = pattern_config(pattern) if pattern_config else {}
@@ -114,6 +113,27 @@ def catalog_types(catalog: Any) -> CatalogType:
             return catalog.get_type(name)
 
     return type_of
+
+
+def pattern_matcher(resolver: Any) -> Callable[[str], str | None]:
+    """``resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)``,
+    with each pattern compiled once instead of once per name (Kedro parses the pattern
+    again for every lookup, most of the time a big catalog's types take)."""
+    dataset_patterns = getattr(resolver, "_dataset_patterns", None)
+    catch_all = getattr(resolver, "_user_catch_all_pattern", None)
+    if not isinstance(dataset_patterns, dict) or not isinstance(catch_all, dict):
+        return lambda name: (
+            resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)
+        )
+    from parse import compile as compile_pattern
+
+    # The order Kedro tries them in: dataset patterns by specificity, then the catch-all.
+    parsers = [(p, compile_pattern(p)) for p in [*dataset_patterns, *set(catch_all)]]
+
+    def match(name: str) -> str | None:
+        return next((p for p, parser in parsers if parser.parse(name) is not None), None)
+
+    return match
 
 
 # Kedro logs this once per dataset a catch-all pattern ("{name}") resolves: one rich-formatted

@@ -18,6 +18,7 @@ from typing import Any
 
 from kedro_airflow_k8s.config import CONFIG_FILE, PluginConfig, parse_config
 from kedro_airflow_k8s.config_files import ConfigSources, matching_files, read_mapping
+from kedro_airflow_k8s.cycle_collection import cycle_collection_paused
 from kedro_airflow_k8s.errors import UserError, one_paragraph
 from kedro_airflow_k8s.selection import NothingSelected, PipelineFilter
 from kedro_airflow_k8s.spark_config import with_env_section
@@ -262,9 +263,10 @@ def load_projects(
     for pipeline_name in names:
         pipeline = selected = None
         if load_pipelines:
-            pipeline = load_pipeline(path, pipeline_name)
             try:
-                selected = (filters or PipelineFilter()).apply(pipeline, pipeline_name)
+                with cycle_collection_paused():
+                    pipeline = load_pipeline(path, pipeline_name)
+                    selected = (filters or PipelineFilter()).apply(pipeline, pipeline_name)
             except NothingSelected as nothing:
                 # Of several pipelines, those the filter empties are left out.
                 skipped.append(nothing)
@@ -331,7 +333,9 @@ def bootstrap_kedro(path: Path) -> tuple[Any, Any]:
     from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
 
-    metadata = bootstrap_project(path)
+    from kedro_airflow_k8s.startup import bootstrapped_metadata
+
+    metadata = bootstrapped_metadata(path) or bootstrap_project(path)
     import_settings(metadata.package_name)
     return metadata, settings
 

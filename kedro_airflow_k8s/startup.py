@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 COMMAND = "airflow-k8s"
 
@@ -30,7 +31,7 @@ def check_project_loads(argv: list[str] | None = None, cwd: Path | None = None) 
     if project is None:
         return
     try:
-        bootstrap_project(project)
+        metadata = bootstrap_project(project)
     except Exception as error:  # noqa: BLE001 - settings.py and pyproject.toml are project code
         from kedro_airflow_k8s.cli import report_user_error
         from kedro_airflow_k8s.errors import UserError, one_paragraph
@@ -41,3 +42,25 @@ def check_project_loads(argv: list[str] | None = None, cwd: Path | None = None) 
         failure.__cause__ = error
         report_user_error(failure, verbose=bool({"-v", "--verbose"} & set(args)))
         sys.exit(2)
+    global _bootstrapped  # noqa: PLW0603
+    _bootstrapped = (Path(project).resolve(), metadata)
+
+
+_bootstrapped: tuple[Path, Any] | None = None
+
+
+def bootstrapped_metadata(project: Path) -> Any:
+    """The metadata of ``project`` when this process has bootstrapped it at start-up and
+    Kedro's settings are still that project's; None otherwise.
+
+    ``kedro`` bootstraps the project again after this hook, so a command that finds it
+    here need not bootstrap it a third time.
+    """
+    from kedro.framework import project as kedro_project
+
+    if _bootstrapped is None or _bootstrapped[0] != Path(project).resolve():
+        return None
+    metadata = _bootstrapped[1]
+    if kedro_project.PACKAGE_NAME != metadata.package_name:
+        return None
+    return metadata

@@ -272,3 +272,17 @@ def test_a_good_project_passes_the_startup_check(make_project):
     from kedro_airflow_k8s.startup import check_project_loads
 
     check_project_loads(["airflow-k8s", "compile"], make_project(config=DEFAULT_CONFIG))
+
+
+def test_the_project_the_startup_check_bootstrapped_is_not_bootstrapped_again(make_project):
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_airflow_k8s.startup import bootstrapped_metadata, check_project_loads
+
+    project = make_project(config=DEFAULT_CONFIG)
+    check_project_loads(["airflow-k8s", "plan"], project)
+
+    assert bootstrapped_metadata(project).project_path == project.resolve()
+    assert bootstrapped_metadata(project.parent) is None
+    bootstrap_project(make_project(config=DEFAULT_CONFIG))
+    assert bootstrapped_metadata(project) is None  # Kedro's settings are another project's now

@@ -23,6 +23,7 @@ from kedro_airflow_k8s.classify import (
     classify,
     is_memory_type,
     is_spark_dataset_type,
+    pattern_matcher,
     quiet_catch_all_notices,
     same_class,
 )
@@ -509,6 +510,18 @@ def test_catalog_types_agree_with_kedro_get_type(tmp_path, catch_all):
             expected[name] = "spark.SparkDataset"
     assert {name: type_of(name) for name in NAMES} == expected
     assert (type_of("anything_else") is None) is not catch_all
+
+
+def test_compiled_patterns_match_as_kedro_matches(tmp_path):
+    resolver = catalog_with_patterns(tmp_path).config_resolver
+    names = [*NAMES, "a_parquet_parquet", "#", "x#", "_parquet", "a.b@c", "line\nbreak", ""]
+    match = pattern_matcher(resolver)
+
+    for name in names:
+        expected = resolver.match_dataset_pattern(name) or (
+            resolver.match_user_catch_all_pattern(name)
+        )
+        assert match(name) == expected, name
 
 
 def test_catch_all_pattern_notice_is_dropped_only_inside_lookups(tmp_path, caplog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -104,6 +105,17 @@ def test_memory_dataset_error_names_dataset_and_nodes(make_project, cli):
     assert not (project / "dags").exists()
 
 
+def test_the_cycle_collector_runs_again_after_a_plan_fails(make_project, cli):
+    config = {"run_config": {"image": "i", "namespace": "n", "group_memory_nodes": False}}
+    catalog = {k: v for k, v in CATALOG.items() if k != "d_out"}
+    project = make_project(nodes=SPARK_NODES, catalog=catalog, config=config)
+
+    result = cli(project, "plan")
+
+    assert result.exit_code == 2
+    assert gc.isenabled()
+
+
 CATCH_ALL_NODES = """
 from kedro.pipeline import Pipeline, node
 
@@ -120,19 +132,15 @@ def create_pipeline(**kwargs):
 """
 
 
-def test_plan_on_a_catch_all_catalog_prints_no_line_per_dataset(make_project):
-    """Kedro warns once per dataset a "{name}" pattern resolves; plan must not pass that on."""
-    project = make_project(
-        nodes=CATCH_ALL_NODES,
-        catalog={"{name}": {"type": "pandas.CSVDataset", "filepath": "data/{name}.csv"}},
-    )
+def kedro_plan(project: Path, *python_options: str) -> subprocess.CompletedProcess:
+    """`kedro airflow-k8s plan --format json` in its own process, as a user runs it."""
     repo = str(Path(__file__).resolve().parent.parent)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
     }
     completed = subprocess.run(
-        [sys.executable, "-m", "kedro", "airflow-k8s", "plan", "--format", "json"],
+        [sys.executable, *python_options, "-m", "kedro", "airflow-k8s", "plan", "--format", "json"],
         cwd=project,
         env={**env, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"},
         capture_output=True,
@@ -140,7 +148,43 @@ def test_plan_on_a_catch_all_catalog_prints_no_line_per_dataset(make_project):
         timeout=600,
     )
     assert completed.returncode == 0, completed.stderr
+    return completed
+
+
+def test_plan_on_a_catch_all_catalog_prints_no_line_per_dataset(make_project):
+    """Kedro warns once per dataset a "{name}" pattern resolves; plan must not pass that on."""
+    project = make_project(
+        nodes=CATCH_ALL_NODES,
+        catalog={"{name}": {"type": "pandas.CSVDataset", "filepath": "data/{name}.csv"}},
+    )
+    completed = kedro_plan(project)
     output = completed.stdout + completed.stderr
     assert "dataset pattern" not in output
     assert not any(f"out_{i}'" in output for i in range(200))
     assert '"step_199"' in completed.stdout
+
+
+def test_plan_imports_no_dataset_library(make_project):
+    """Dataset types are read from source: pandas, SQLAlchemy and pyspark take seconds to
+    import and say nothing about the plan."""
+    project = make_project(
+        nodes=CATCH_ALL_NODES,
+        catalog={
+            "raw": {"type": "spark.SparkDataset", "filepath": "data/raw.parquet"},
+            "{name}": {"type": "pandas.CSVDataset", "filepath": "data/{name}.csv"},
+        },
+    )
+    completed = kedro_plan(project, "-X", "importtime")
+
+    imported = {
+        line.split("|")[-1].strip()
+        for line in completed.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "kedro_airflow_k8s.grouping" in imported
+    for library in ("pandas", "sqlalchemy", "pyspark", "kedro_datasets.pandas"):
+        assert library not in imported
+    # `kedro` itself logs a line to standard output before any plugin runs.
+    plan = json.loads(completed.stdout[completed.stdout.index("\n{") :])
+    reasons = plan["tasks"][0]["reasons"]
+    assert reasons["step_1"] == "dataset 'raw' is kedro_datasets.spark.spark_dataset.SparkDataset"
