@@ -43,10 +43,13 @@ def classify(pipeline: Pipeline, catalog_type: CatalogType, spark: SparkConfig) 
     type_of = cached_catalog_type(catalog_type)
     extra_types = tuple(spark.dataset_types)
 
+    # Names are many and types few: judge each type once.
+    is_spark_type = functools.cache(lambda path: is_spark_dataset_type(path, extra_types))
+
     @functools.cache
     def spark_dataset_type(name: str) -> str | None:
         type_path = None if is_parameter(name) else type_of(name)
-        return type_path if is_spark_dataset_type(type_path, extra_types) else None
+        return type_path if is_spark_type(type_path) else None
 
     annotations = _AnnotationReader()
     reasons: dict[str, str] = {}
@@ -131,7 +134,8 @@ def pattern_matcher(resolver: Any) -> Callable[[str], str | None]:
     parsers = [(p, compile_pattern(p)) for p in [*dataset_patterns, *set(catch_all)]]
 
     def match(name: str) -> str | None:
-        return next((p for p, parser in parsers if parser.parse(name) is not None), None)
+        matched = (p for p, parser in parsers if parser.parse(name, evaluate_result=False))
+        return next(matched, None)
 
     return match
 
