@@ -95,7 +95,7 @@ def locate(module_path: str) -> Path | _Unknown | None:
             else:
                 spec = find_spec(name, search)
                 paths = spec.submodule_search_locations if spec is not None else None
-        except (ImportError, ValueError):
+        except Exception:  # noqa: BLE001 - a third-party finder failing: let the import judge
             return UNKNOWN
         if spec is None:
             return UNKNOWN if loaded is not None else ABSENT
