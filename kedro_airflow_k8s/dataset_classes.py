@@ -65,7 +65,9 @@ def declared_in_source(class_path: str) -> bool:
     if not isinstance(location, Path):
         return False
     names = module_names(location)
-    return names is not None and (name in names.bound or name in names.exported)
+    if names is None or Binding("deleted") in names.bound.get(name, ()):
+        return False
+    return name in names.bound or name in names.exported
 
 
 class _Unknown:
@@ -163,7 +165,7 @@ def imported_module(module_path: str, location: Path, binding: Binding) -> str:
 class Binding:
     """How a module binds one top-level name."""
 
-    kind: str  # class | import | other
+    kind: str  # class | import | deleted | other
     module: str = ""
     level: int = 0
     original: str = ""
@@ -218,6 +220,11 @@ def names_in(tree: ast.Module) -> ModuleNames:
         elif isinstance(statement, ast.Import):
             for alias in statement.names:
                 bind(alias.asname or alias.name.split(".")[0], Binding("other"))
+        elif isinstance(statement, ast.Delete):
+            # `del Name` after a definition: only importing tells what is left.
+            for target in statement.targets:
+                for name in target_names(target):
+                    bind(name, Binding("deleted"))
         elif isinstance(statement, (ast.Assign, ast.AnnAssign)):
             if isinstance(statement, ast.AnnAssign) and statement.value is None:
                 continue  # an annotation alone binds nothing
@@ -240,17 +247,27 @@ def names_in(tree: ast.Module) -> ModuleNames:
 
 def top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
     """The statements that run at import time: ``if``/``try``/``with`` blocks opened, the
-    bodies of functions and classes not."""
+    bodies of functions and classes not, nor ``if TYPE_CHECKING:`` (never run)."""
     for statement in body:
         yield statement
-        if isinstance(statement, (ast.If, ast.With)):
+        if isinstance(statement, ast.If):
+            if not names_type_checking(statement.test):
+                yield from top_level(statement.body)
+            yield from top_level(statement.orelse)
+        elif isinstance(statement, ast.With):
             yield from top_level(statement.body)
-            yield from top_level(getattr(statement, "orelse", []))
         elif isinstance(statement, ast.Try) or type(statement).__name__ == "TryStar":
             for block in (statement.body, statement.orelse, statement.finalbody):
                 yield from top_level(block)
             for handler in statement.handlers:
                 yield from top_level(handler.body)
+
+
+def names_type_checking(test: ast.expr) -> bool:
+    """``TYPE_CHECKING`` or ``typing.TYPE_CHECKING``: true for type checkers only."""
+    if isinstance(test, ast.Name):
+        return test.id == "TYPE_CHECKING"
+    return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
 def target_names(target: ast.expr) -> set[str]:

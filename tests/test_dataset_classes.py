@@ -189,3 +189,27 @@ def test_a_decorated_class_is_left_to_kedro(package):
 
     assert class_path_from_source(f"{name}.SortedDataset") is None
     assert dataset_class_exists(f"{name}.SortedDataset")
+
+
+def test_an_import_for_type_checkers_only_declares_nothing(package):
+    name = package(
+        {
+            "__init__": """
+                from typing import TYPE_CHECKING
+
+                if TYPE_CHECKING:
+                    from .hidden import HiddenDataset
+            """,
+            "hidden": "class HiddenDataset:\n    pass\n",
+        }
+    )
+
+    assert class_path_from_source(f"{name}.HiddenDataset") is None
+    assert not dataset_class_exists(f"{name}.HiddenDataset")
+
+
+def test_a_deleted_class_is_left_to_kedro(package):
+    name = package({"__init__": "class GoneDataset:\n    pass\n\n\ndel GoneDataset\n"})
+
+    assert class_path_from_source(f"{name}.GoneDataset") is None
+    assert not dataset_class_exists(f"{name}.GoneDataset")
