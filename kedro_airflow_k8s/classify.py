@@ -71,9 +71,11 @@ def catalog_types(catalog: Any) -> CatalogType:
     ``get_type`` resolves a dataset factory pattern for every name (a deep copy and,
     for a catch-all pattern, one logged warning each) and then imports the class
     again. Here a name's pattern is matched once and each configured ``type`` is
-    resolved to its class once. A ``type`` that does not import (``kedro_datasets.spark``
-    needs ``hdfs``, which no kedro-datasets 9.6 extra installs) is reported as
-    configured: its spelling (``spark.SparkDataset``) still says what the dataset is.
+    resolved to its class once, from the dataset modules' source where it declares
+    the class (see ``dataset_classes``): no dataset library is imported, and a class
+    whose dependencies are missing here (``kedro_datasets.spark`` without ``hdfs``) is
+    still named as Kedro would load it. A ``type`` the source cannot tell and that does
+    not import is reported as configured: its spelling still says what the dataset is.
     """
     resolver = catalog.config_resolver
     declared = resolver.config
