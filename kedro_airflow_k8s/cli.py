@@ -250,12 +250,13 @@ def plan_command(
     import contextlib
 
     from kedro_airflow_k8s.build import make_plan
+    from kedro_airflow_k8s.cycle_collection import cycle_collection_paused
     from kedro_airflow_k8s.machine_output import logs_to_stderr
     from kedro_airflow_k8s.render import write_atomic
 
     one_dag_name(dag_name, selection)
     machine = output_format == "json"
-    with logs_to_stderr() if machine else contextlib.nullcontext():
+    with logs_to_stderr() if machine else contextlib.nullcontext(), cycle_collection_paused():
         plans = [make_plan(project, dag_name) for project in load_selection(selection)]
     if machine:
         documents = [plan.to_dict() for plan in plans]
