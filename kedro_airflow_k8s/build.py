@@ -15,7 +15,8 @@ from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.naming import dag_id_from
 from kedro_airflow_k8s.plan import Plan
 from kedro_airflow_k8s.project import KedroProject
-from kedro_airflow_k8s.render import DagContext, DagRenderer, SparkRendering, check_source
+from kedro_airflow_k8s.render import DagContext, DagRenderer, check_source
+from kedro_airflow_k8s.spark.spec import SparkOperators
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def dag_context(project: KedroProject) -> DagContext:
 def compile_project(
     project: KedroProject,
     dag_name: str | None = None,
-    spark: SparkRendering | None = None,
+    spark: SparkOperators | None = None,
     artifacts: Mapping[str, str] | None = None,
     plan: Plan | None = None,
 ) -> CompiledDag:
@@ -135,13 +136,13 @@ def plan_assets(project: KedroProject, plan: Plan) -> Any:
 
 def spark_rendering(
     project: KedroProject, plan: Plan, artifacts: Mapping[str, str] | None = None
-) -> SparkRendering | None:
+) -> SparkOperators | None:
     """The Spark backend's part of the DAG; None when Spark groups run as plain tasks."""
     if project.config.run_config.spark.backend == "none" or not plan.spark_tasks:
         return None
-    from kedro_airflow_k8s.spark.operators import render_spark
+    from kedro_airflow_k8s.spark.operators import spark_operators
 
-    return render_spark(project, plan, artifacts)
+    return spark_operators(project, plan, artifacts)
 
 
 def dag_path(output_dir: Path, compiled: CompiledDag) -> Path:

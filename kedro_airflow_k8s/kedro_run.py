@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import Any
+
+from kedro_airflow_k8s.source import neutralise_template
 
 
 @functools.cache
@@ -54,3 +57,13 @@ def kedro_run_arguments(
     if by_namespace:
         return [*args, by_namespace, str(namespace)]
     return [*args, "--nodes", ",".join(nodes)]
+
+
+def params_value(run_config: Any, baked: str | None = None) -> str | None:
+    """The ``--params`` value of every task: the compile command's ``--params`` (as
+    written, never templated), then the Airflow macros and Variables."""
+    parts = [neutralise_template(baked)] if baked else []
+    # These are meant as Airflow templates; they are the only text not neutralised.
+    parts += [f"{name}={{{{ {name} }}}}" for name in run_config.macro_params]
+    parts += [f"{name}={{{{ var.value.{name} }}}}" for name in run_config.variables_params]
+    return ",".join(parts) or None

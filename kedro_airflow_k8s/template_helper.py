@@ -1,5 +1,22 @@
 """Public home of the operator-factory API, at the import path the seed plugin used."""
 
-from kedro_airflow_k8s.spark.base import SparkGroup, SparkOperatorFactoryBase
+from kedro_airflow_k8s.spark.base import (
+    ArtifactUrls,
+    FactoryContext,
+    SparkFactory,
+    SparkGroup,
+    SparkOperatorFactoryBase,
+)
+from kedro_airflow_k8s.spark.spec import Expression, OperatorSpec, Output, Template
 
-__all__ = ["SparkGroup", "SparkOperatorFactoryBase"]
+__all__ = [
+    "ArtifactUrls",
+    "Expression",
+    "FactoryContext",
+    "OperatorSpec",
+    "Output",
+    "SparkFactory",
+    "SparkGroup",
+    "SparkOperatorFactoryBase",
+    "Template",
+]

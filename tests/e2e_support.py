@@ -21,9 +21,8 @@ from typing import Any
 
 import yaml
 
-from kedro_airflow_k8s.source import literal
-from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.spark.standalone import StandaloneFactory
+from kedro_airflow_k8s.template_helper import OperatorSpec
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "examples") not in sys.path:
@@ -34,6 +33,7 @@ import demo  # noqa: E402 - examples/demo.py: project copy, Airflow env, command
 LOOPBACK = "127.0.0.1"
 NODE_PROCESSES = "node_processes.jsonl"
 CLUSTER_MARKERS = "spark-cluster-markers"
+BASH = "airflow.providers.standard.operators.bash.BashOperator"
 DAG_RUN_TIMEOUT = 420
 
 
@@ -465,34 +465,17 @@ class SparkSubmitWithLocalCluster(StandaloneFactory):
     writes does not.
     """
 
-    @property
-    def imports_statement(self) -> str:
-        bash = "from airflow.providers.standard.operators.bash import BashOperator"
-        return "\n".join([super().imports_statement, cluster.IMPORTS, bash])
+    def create_cluster(self, context):
+        return self._marker(context, "create_spark_cluster", "created", "setup")
 
-    def preamble(self, project_name, config) -> str:
-        own = cluster.preamble(config.spark, project_name)
-        return f"{super().preamble(project_name, config)}\n\n\n{own}"
+    def delete_cluster(self, context):
+        return self._marker(context, "delete_spark_cluster", "deleted", "teardown")
 
-    def dag_arguments(self, project_name, config) -> dict[str, str]:
-        return cluster.dag_arguments()
-
-    def create_cluster_operator(self, project_name, config, init_script_path, cluster_config):
-        return self._marker("create_spark_cluster", "created", config)
-
-    def delete_cluster_operator(self, project_name, config):
-        return self._marker("delete_spark_cluster", "deleted", config)
-
-    def _marker(self, task_id: str, kind: str, config) -> str:
-        project = Path(config.spark.project_path or self.context.project_path)
+    def _marker(self, context, task_id: str, kind: str, role: str) -> OperatorSpec:
+        project = Path(context.spark.project_path or context.project_path)
         folder = shlex.quote(str(markers_dir(project)))
-        command = f"mkdir -p {folder} && touch {folder}/{kind}-{cluster.CLUSTER_NAME}"
-        return (
-            "BashOperator(\n"
-            f"    task_id={literal(task_id)},\n"
-            f"    bash_command={literal(command)},\n"
-            ")"
-        )
+        command = f"mkdir -p {folder} && touch {folder}/{kind}-" + context.cluster_name
+        return OperatorSpec(BASH, {"task_id": task_id, "bash_command": command}, role)
 
 
 def markers_dir(project: Path) -> Path:

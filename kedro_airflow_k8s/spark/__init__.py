@@ -1,7 +1,22 @@
-"""Spark backends: one module per backend, each a SparkOperatorFactoryBase."""
+"""Spark backends: one module per backend, each a SparkFactory returning operator specs."""
 
 from __future__ import annotations
 
-from kedro_airflow_k8s.spark.base import SparkGroup, SparkOperatorFactoryBase
+from kedro_airflow_k8s.spark.base import (
+    FactoryContext,
+    SparkFactory,
+    SparkGroup,
+    SparkOperatorFactoryBase,
+)
+from kedro_airflow_k8s.spark.spec import Expression, OperatorSpec, Output, Template
 
-__all__ = ["SparkGroup", "SparkOperatorFactoryBase"]
+__all__ = [
+    "Expression",
+    "FactoryContext",
+    "OperatorSpec",
+    "Output",
+    "SparkFactory",
+    "SparkGroup",
+    "SparkOperatorFactoryBase",
+    "Template",
+]

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Mapping
 
 from kedro_airflow_k8s.config import DEFAULT_PROFILE, SPARK_RESOURCES_TAG_PREFIX, RunConfig
 from kedro_airflow_k8s.errors import UserError
-from kedro_airflow_k8s.spark.base import SparkGroup
 from kedro_airflow_k8s.spark_config import SparkApplicationConfig, SparkResources
 
 # Credentials are named by provider class only: the cluster's identity (workload identity,
@@ -28,27 +27,25 @@ DEFAULT_CONF = {"spark.log.level": "WARN"}
 FILESYSTEM_CONF = {"s3": S3_CONF, "s3a": S3_CONF, "s3n": S3_CONF, "gs": GCS_CONF, "gcs": GCS_CONF}
 
 
-def resource_profile_name(group: SparkGroup, spark: SparkApplicationConfig) -> str | None:
-    """The Spark resource profile a group's tags select, else ``__default__`` if configured."""
+def resource_profile_name(
+    task_id: str, nodes: Iterable[str], tags: Iterable[str], spark: SparkApplicationConfig
+) -> str | None:
+    """The Spark resource profile a task's node tags select, else ``__default__`` if
+    configured."""
     chosen = sorted(
         tag[len(SPARK_RESOURCES_TAG_PREFIX) :]
-        for tag in group.tags
+        for tag in tags
         if tag.startswith(SPARK_RESOURCES_TAG_PREFIX)
     )
     if len(chosen) > 1:
         raise UserError(
-            f"Spark task '{group.task_id}' runs nodes tagged with different Spark resource "
+            f"Spark task '{task_id}' runs nodes tagged with different Spark resource "
             f"profiles ({', '.join(chosen)}); one Spark application has one size, so give its "
-            f"nodes {', '.join(group.nodes)} one {SPARK_RESOURCES_TAG_PREFIX}<name> tag"
+            f"nodes {', '.join(nodes)} one {SPARK_RESOURCES_TAG_PREFIX}<name> tag"
         )
     if chosen:
         return chosen[0]
     return DEFAULT_PROFILE if DEFAULT_PROFILE in spark.resources else None
-
-
-def resource_profile(group: SparkGroup, spark: SparkApplicationConfig) -> SparkResources:
-    name = resource_profile_name(group, spark)
-    return spark.resources[name] if name else SparkResources()
 
 
 def check_profiles(node_tags: Mapping[str, Iterable[str]], spark: SparkApplicationConfig) -> None:
@@ -120,10 +117,6 @@ def io_layer(filepaths: Iterable[str], native: Iterable[str] = ()) -> dict[str, 
         if scheme not in set(native):
             conf.update(FILESYSTEM_CONF.get(scheme, {}))
     return conf
-
-
-def group_filepaths(group: SparkGroup, dataset_paths: Mapping[str, str]) -> list[str]:
-    return [dataset_paths[name] for name in group.datasets if name in dataset_paths]
 
 
 def python_layer(spark: SparkApplicationConfig) -> dict[str, str]:

@@ -6,17 +6,16 @@ import importlib
 import inspect
 
 from kedro_airflow_k8s.errors import UserError
-from kedro_airflow_k8s.spark.base import SparkOperatorFactoryBase
-from kedro_airflow_k8s.spark.builtin import BuiltinFactory, SparkContext
+from kedro_airflow_k8s.spark.base import SparkFactory, SparkOperatorFactoryBase
 
 KEY = "run_config.spark.operator_factory"
+FACTORY_BASES = (SparkFactory, SparkOperatorFactoryBase)
 
 
-def factory_class(
-    path: str, base: type[SparkOperatorFactoryBase] = SparkOperatorFactoryBase
-) -> type[SparkOperatorFactoryBase]:
-    """The class at ``package.module.Class``, a subclass of ``base``; every way it can be
-    wrong is a UserError."""
+def factory_class(path: str, base: type | None = None) -> type:
+    """The class at ``package.module.Class``: a ``SparkFactory`` (or a seed-style
+    ``SparkOperatorFactoryBase``), and a subclass of ``base`` when given; every way it can
+    be wrong is a UserError."""
     module_name, _, class_name = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
@@ -29,12 +28,12 @@ def factory_class(
     found = getattr(module, class_name, None)
     if found is None:
         raise UserError(f"{KEY} '{path}': module '{module_name}' has no attribute '{class_name}'")
-    if not inspect.isclass(found) or not issubclass(found, SparkOperatorFactoryBase):
+    if not inspect.isclass(found) or not issubclass(found, FACTORY_BASES):
         raise UserError(
-            f"{KEY} '{path}' is not a subclass of "
-            "kedro_airflow_k8s.template_helper.SparkOperatorFactoryBase"
+            f"{KEY} '{path}' is not a subclass of kedro_airflow_k8s.template_helper.SparkFactory "
+            "(or of the string-returning SparkOperatorFactoryBase)"
         )
-    if not issubclass(found, base):
+    if base is not None and not issubclass(found, base):
         raise UserError(
             f"{KEY} '{path}' is not a subclass of {base.__module__}.{base.__qualname__}, the "
             "factory of the backend run_config.spark.type names; extend that class, or use "
@@ -43,15 +42,11 @@ def factory_class(
     return found
 
 
-def create_factory(
-    path: str,
-    context: SparkContext,
-    base: type[SparkOperatorFactoryBase] = SparkOperatorFactoryBase,
-) -> SparkOperatorFactoryBase:
-    """An instance of the class at ``path``; subclasses of a built-in backend get ``context``."""
+def create_factory(path: str, base: type | None = None) -> SparkFactory | SparkOperatorFactoryBase:
+    """An instance of the class at ``path``."""
     cls = factory_class(path, base)
     try:
-        return cls(context) if issubclass(cls, BuiltinFactory) else cls()
+        return cls()
     except Exception as error:  # noqa: BLE001 - includes abstract methods left unimplemented
         raise UserError(
             f"{KEY} '{path}' could not be created ({type(error).__name__}: {error})"

@@ -9,133 +9,104 @@ from typing import Any
 from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.naming import ascii_slug
-from kedro_airflow_k8s.source import literal, neutralise_all
-from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.spark import conf as layers
-from kedro_airflow_k8s.spark.base import SparkGroup
-from kedro_airflow_k8s.spark.builtin import (
-    BuiltinFactory,
-    call,
-    doc_literal,
-    project_path_args,
-    safe_args,
-    tlit,
-)
+from kedro_airflow_k8s.spark.base import FactoryContext, SparkFactory, SparkGroup
+from kedro_airflow_k8s.spark.builtin import project_path_args
 from kedro_airflow_k8s.spark.driver_env import with_cluster_env
 from kedro_airflow_k8s.spark.registry import BACKENDS
+from kedro_airflow_k8s.spark.spec import OperatorSpec, Template
 
 OPERATORS = "airflow.providers.google.cloud.operators.dataproc"
 LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}")
 
 
-class DataprocFactory(BuiltinFactory):
+class DataprocFactory(SparkFactory):
     """Create a cluster that runs the init script, submit PySpark jobs, delete the cluster.
 
     The init script installs the project wheel and conf under ``$PROJECT_HOME`` on
     every node; the jobs run the uploaded entry script there.
     """
 
-    @property
-    def imports_statement(self) -> str:
-        names = ("DataprocCreateClusterOperator", "DataprocDeleteClusterOperator")
-        names += ("DataprocSubmitJobOperator",)
-        return "\n".join([cluster.IMPORTS] + [f"from {OPERATORS} import {name}" for name in names])
-
-    def preamble(self, project_name: str, config: RunConfig) -> str:
-        return cluster.preamble(config.spark, project_name)
-
-    def dag_arguments(self, project_name: str, config: RunConfig) -> dict[str, str]:
-        return cluster.dag_arguments()
-
-    def create_cluster_operator(
-        self,
-        project_name: str,
-        config: RunConfig,
-        init_script_path: str | None,
-        cluster_config: dict[str, Any],
-    ) -> str:
-        settings = config.spark.dataproc
-        if not init_script_path:
+    def create_cluster(self, context: FactoryContext) -> OperatorSpec:
+        spark = context.spark
+        init = context.artifacts.init
+        if not init:
             raise UserError(
                 "the Dataproc cluster needs the init script under run_config.spark.artifacts_path, "
                 "but its URL is unknown: let compile build the Spark artifacts"
             )
-        body = cluster_config_with(cluster_config, init_script_path, settings.idle_delete_ttl)
-        labels = checked_labels({**config.spark.labels, **settings.labels})
-        arguments = [("task_id", literal("create_spark_cluster")), *self._location(config)]
-        safe_body = neutralise_all(body)
-        with_cluster_env(safe_body, self.context.driver_env)
-        arguments += [
-            ("cluster_name", literal(cluster.CLUSTER_NAME)),
-            ("cluster_config", literal(safe_body, 4)),
-        ]
+        body: dict[str, Any] = cluster_config_with(
+            spark.cluster_config, init, spark.dataproc.idle_delete_ttl
+        )
+        with_cluster_env(body, context.driver_env)
+        labels = checked_labels({**spark.labels, **spark.dataproc.labels})
+        kwargs: dict[str, Any] = {"task_id": "create_spark_cluster", **location(context)}
+        kwargs |= {"cluster_name": context.cluster_name, "cluster_config": body}
         if labels:
-            arguments.append(("labels", tlit(labels)))
-        return call("DataprocCreateClusterOperator", arguments)
+            kwargs["labels"] = labels
+        return OperatorSpec(f"{OPERATORS}.DataprocCreateClusterOperator", kwargs, "setup")
 
-    def delete_cluster_operator(self, project_name: str, config: RunConfig) -> str:
-        arguments = [("task_id", literal("delete_spark_cluster")), *self._location(config)]
-        arguments.append(("cluster_name", literal(cluster.CLUSTER_NAME)))
-        return call("DataprocDeleteClusterOperator", arguments)
+    def delete_cluster(self, context: FactoryContext) -> OperatorSpec:
+        kwargs = {"task_id": "delete_spark_cluster", **location(context)}
+        kwargs["cluster_name"] = context.cluster_name
+        return OperatorSpec(f"{OPERATORS}.DataprocDeleteClusterOperator", kwargs, "teardown")
 
-    def submit_operator(
-        self,
-        project_name: str,
-        node: SparkGroup,
-        pipeline: str,
-        config: RunConfig,
-        main_python_file_path: str,
-    ) -> str:
-        job = self.job(node, config, main_python_file_path)
-        arguments = [("task_id", literal(node.task_id)), ("doc_md", doc_literal(node))]
-        arguments += [*self._location(config), ("job", job)]
-        return call("DataprocSubmitJobOperator", arguments)
+    def submit(self, context: FactoryContext, group: SparkGroup) -> OperatorSpec:
+        kwargs = {"task_id": group.task_id, "doc_md": group.doc(), **location(context)}
+        kwargs["job"] = job(context, group)
+        return OperatorSpec(f"{OPERATORS}.DataprocSubmitJobOperator", kwargs)
 
-    def job(self, group: SparkGroup, config: RunConfig, main: str) -> str:
-        """The ``job`` argument: a dataproc_v1.Job mapping, checked, as template-safe source."""
-        spark = config.spark
-        properties = layers.layered(
-            layers.resources_layer(layers.resource_profile(group, spark)),
-            layers.io_layer(
-                layers.group_filepaths(group, self.context.dataset_paths),
-                native=BACKENDS["dataproc"].native_filesystems,
-            ),
-            layers.python_layer(spark),
-            spark.conf,
-        )
-        args = group.kedro_arguments() + project_path_args(config, None)
-        pyspark_job = {"main_python_file_uri": main, "args": args, "properties": properties}
-        pyspark_job.update(normalised("PySparkJob", spark.submit_args, "submit_args"))
-        job_id = f"{job_slug(group.task_id)}-{cluster.CLUSTER_NAME}-{{{{ ti.try_number }}}}"
-        reference = {"job_id": job_id}
-        if spark.dataproc.project_id:
-            reference["project_id"] = spark.dataproc.project_id
-        job = {
-            "reference": reference,
-            "placement": {"cluster_name": cluster.CLUSTER_NAME},
-            "pyspark_job": pyspark_job,
-        }
-        validate("Job", job, "submit_args")
-        # Only the run-scoped names and the --params macros are meant to render.
-        safe = {**job, "pyspark_job": neutralise_all(pyspark_job)}
-        safe["pyspark_job"]["args"] = safe_args(
-            pyspark_job["args"], group.params, group.trigger_params
-        )
-        return literal(safe, 4)
 
-    def _location(self, config: RunConfig) -> list[tuple[str, str]]:
-        settings = config.spark.dataproc
-        arguments = []
-        if settings.project_id:
-            arguments.append(("project_id", tlit(settings.project_id)))
-        arguments += [
-            ("region", tlit(settings.region)),
-            ("gcp_conn_id", tlit(settings.gcp_conn_id)),
-        ]
-        if settings.impersonation_chain:
-            arguments.append(("impersonation_chain", tlit(settings.impersonation_chain)))
-        return arguments
+def job(context: FactoryContext, group: SparkGroup) -> dict[str, Any]:
+    """The ``job`` argument: a dataproc_v1.Job mapping, checked by the Dataproc client."""
+    spark = context.spark
+    properties = layers.layered(
+        layers.resources_layer(group.profile),
+        layers.io_layer(
+            group.dataset_paths.values(), native=BACKENDS["dataproc"].native_filesystems
+        ),
+        layers.python_layer(spark),
+        spark.conf,
+    )
+    extra = project_path_args(context, None)
+    pyspark_job = {
+        "main_python_file_uri": context.entry_script(),
+        "args": group.kedro_arguments() + extra,
+        "properties": properties,
+    }
+    pyspark_job.update(normalised("PySparkJob", spark.submit_args, "submit_args"))
+    job_id = Template(job_slug(group.task_id) + "-") + context.cluster_name
+    job_id += Template("-{{ ti.try_number }}")
+    reference = {"job_id": job_id.text}
+    if spark.dataproc.project_id:
+        reference["project_id"] = spark.dataproc.project_id
+    checked = {
+        "reference": reference,
+        "placement": {"cluster_name": context.cluster_name.text},
+        "pyspark_job": pyspark_job,
+    }
+    validate("Job", checked, "submit_args")
+    # Only the run-scoped names and the --params macros are meant to render.
+    if pyspark_job["args"] == group.kedro_arguments() + extra:
+        pyspark_job["args"] = group.application_args(extra)
+    return {
+        **checked,
+        "reference": {**reference, "job_id": job_id},
+        "placement": {"cluster_name": context.cluster_name},
+    }
+
+
+def location(context: FactoryContext) -> dict[str, Any]:
+    """project_id, region, connection and impersonation of every Dataproc operator."""
+    settings = context.spark.dataproc
+    kwargs: dict[str, Any] = {}
+    if settings.project_id:
+        kwargs["project_id"] = settings.project_id
+    kwargs |= {"region": settings.region, "gcp_conn_id": settings.gcp_conn_id}
+    if settings.impersonation_chain:
+        kwargs["impersonation_chain"] = settings.impersonation_chain
+    return kwargs
 
 
 def check(config: RunConfig) -> None:

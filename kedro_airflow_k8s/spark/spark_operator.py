@@ -2,77 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig, SparkResources
-from kedro_airflow_k8s.source import literal, neutralise_all
 from kedro_airflow_k8s.spark import conf as layers
-from kedro_airflow_k8s.spark.base import SparkGroup
-from kedro_airflow_k8s.spark.builtin import (
-    BuiltinFactory,
-    SparkContext,
-    call,
-    doc_literal,
-    k8s_name,
-    project_path_args,
-    safe_args,
-    tlit,
-)
+from kedro_airflow_k8s.spark.base import FactoryContext, SparkFactory, SparkGroup
+from kedro_airflow_k8s.spark.builtin import k8s_name, project_path_args
 from kedro_airflow_k8s.spark.driver_env import with_application_env
+from kedro_airflow_k8s.spark.spec import OperatorSpec
 
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
+OPERATOR = "airflow.providers.cncf.kubernetes.operators.spark_kubernetes.SparkKubernetesOperator"
 
 
-class SparkOperatorFactory(BuiltinFactory):
+class SparkOperatorFactory(SparkFactory):
     """One SparkKubernetesOperator per Spark group; the Spark Operator runs the application.
 
     The image holds the project under ``/opt/<package>`` as for the k8s backend.
     """
 
-    @property
-    def imports_statement(self) -> str:
-        return (
-            "from airflow.providers.cncf.kubernetes.operators.spark_kubernetes import "
-            "SparkKubernetesOperator"
-        )
-
-    def entry_script(self, config: RunConfig) -> str:
-        main = config.spark.main_python_file
-        return main or f"local://{self.context.image_project_home}/spark_run.py"
-
-    def submit_operator(
-        self,
-        project_name: str,
-        node: SparkGroup,
-        pipeline: str,
-        config: RunConfig,
-        main_python_file_path: str,
-    ) -> str:
+    def submit(self, context: FactoryContext, group: SparkGroup) -> OperatorSpec:
+        config = context.run_config
         settings = config.spark.spark_operator
-        manifest = application(node, config, self.context, main_python_file_path)
-        arguments = [
-            ("task_id", literal(node.task_id)),
-            ("doc_md", doc_literal(node)),
-            ("name", tlit(manifest["metadata"]["name"])),
-            ("namespace", tlit(manifest["metadata"]["namespace"])),
-            ("kubernetes_conn_id", tlit(settings.kubernetes_conn_id)),
-            ("delete_on_termination", literal(settings.delete_on_termination)),
-            ("startup_timeout_seconds", literal(config.startup_timeout)),
-            (
-                "template_spec",
-                manifest_literal(
-                    manifest, node.params, self.context.driver_env, node.trigger_params
-                ),
-            ),
-        ]
-        return call("SparkKubernetesOperator", arguments)
+        main = config.spark.main_python_file or f"local://{context.image_project_home}/spark_run.py"
+        manifest = application(group, context, main)
+        with_application_env(manifest["spec"], context.driver_env)
+        kwargs = {
+            "task_id": group.task_id,
+            "doc_md": group.doc(),
+            "name": manifest["metadata"]["name"],
+            "namespace": manifest["metadata"]["namespace"],
+            "kubernetes_conn_id": settings.kubernetes_conn_id,
+            "delete_on_termination": settings.delete_on_termination,
+            "startup_timeout_seconds": config.startup_timeout,
+            "template_spec": manifest,
+        }
+        return OperatorSpec(OPERATOR, kwargs)
 
 
-def application(
-    group: SparkGroup, config: RunConfig, context: SparkContext, main: str
-) -> dict[str, Any]:
-    """The SparkApplication manifest of ``group``, as plain data (not yet template-safe)."""
+def application(group: SparkGroup, context: FactoryContext, main: str) -> dict[str, Any]:
+    """The SparkApplication manifest of ``group``, as spec values."""
+    config = context.run_config
     spark = config.spark
     settings = spark.spark_operator
     spec: dict[str, Any] = {
@@ -82,17 +52,16 @@ def application(
         "image": spark.image or config.image,
         "imagePullPolicy": config.image_pull_policy,
         "mainApplicationFile": main,
-        "arguments": group.kedro_arguments()
-        + project_path_args(config, context.image_project_home),
+        "arguments": group.application_args(project_path_args(context, context.image_project_home)),
         "sparkVersion": settings.spark_version,
         "restartPolicy": {"type": settings.restart_policy},
         "sparkConf": layers.layered(
-            layers.io_layer(layers.group_filepaths(group, context.dataset_paths)),
+            layers.io_layer(group.dataset_paths.values()),
             layers.python_layer(spark),
             spark.conf,
         ),
     }
-    profile = layers.resource_profile(group, spark)
+    profile = group.profile
     account = spark.service_account_name or config.service_account_name
     spec["driver"] = {**driver_size(profile), **({"serviceAccount": account} if account else {})}
     spec["driver"].update(pod_settings(config))
@@ -107,24 +76,6 @@ def application(
         "metadata": metadata,
         "spec": spec,
     }
-
-
-def manifest_literal(
-    manifest: dict[str, Any],
-    params: str | None,
-    driver_env: Mapping[str, str] | None = None,
-    trigger: str | None = None,
-) -> str:
-    """The manifest as source: every text neutralised but the ``--params`` macros, the
-    ``--trigger-params`` template and the ``driver_env`` values (rendered for each DAG run)."""
-    spec = {
-        key: safe_args(list(value), params, trigger)
-        if key == "arguments"
-        else neutralise_all(value)
-        for key, value in manifest["spec"].items()
-    }
-    with_application_env(spec, driver_env or {})
-    return literal({**neutralise_all(manifest), "spec": spec}, 4)
 
 
 def pod_settings(config: RunConfig) -> dict[str, Any]:

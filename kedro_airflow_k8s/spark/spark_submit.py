@@ -1,4 +1,4 @@
-"""SparkSubmitOperator source for the k8s and standalone backends, and its master connection."""
+"""SparkSubmitOperator specs for the k8s and standalone backends, and their master connection."""
 
 from __future__ import annotations
 
@@ -8,19 +8,14 @@ from typing import Any
 
 from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
-from kedro_airflow_k8s.source import identifier, literal
-from kedro_airflow_k8s.spark.base import SparkGroup
-from kedro_airflow_k8s.spark.builtin import (
-    BuiltinFactory,
-    args_literal,
-    call,
-    doc_literal,
-    k8s_name,
-    tlit,
-)
+from kedro_airflow_k8s.source import identifier
+from kedro_airflow_k8s.spark import conf as layers
+from kedro_airflow_k8s.spark.base import FactoryContext, SparkFactory, SparkGroup
+from kedro_airflow_k8s.spark.builtin import k8s_name, project_path_args
 from kedro_airflow_k8s.spark.driver_env import submit_env_vars
+from kedro_airflow_k8s.spark.spec import OperatorSpec
 
-IMPORTS = "from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator"
+OPERATOR = "airflow.providers.apache.spark.operators.spark_submit.SparkSubmitOperator"
 # Keyword arguments of SparkSubmitOperator (provider 5.x-6.x) a user may set in submit_args.
 SUBMIT_ARGUMENTS = frozenset(
     {
@@ -72,60 +67,65 @@ def check(config: RunConfig, checked_master: Callable[[RunConfig], str]) -> None
             "comes from one of them: keep master (the DAG defines its connection) or conn_id"
         )
     checked_master(config)
-    check_submit_args(spark.submit_args)
-    if not isinstance(spark.submit_args.get("conf", {}), dict):
-        raise UserError("run_config.spark.submit_args.conf must be a mapping; or use spark.conf")
-
-
-def check_submit_args(submit_args: dict[str, Any]) -> None:
-    for key in submit_args:
+    for key in spark.submit_args:
         if key not in SUBMIT_ARGUMENTS:
             raise UserError(
                 f"run_config.spark.submit_args.{key}: not an argument of SparkSubmitOperator "
                 f"(known: {', '.join(sorted(SUBMIT_ARGUMENTS))})"
             )
-
-
-def submit_source(
-    group: SparkGroup,
-    config: RunConfig,
-    *,
-    dag_id: str,
-    application: str,
-    extra_args: list[str],
-    conf: dict[str, str],
-    deploy_mode: str,
-    env_vars: dict[str, str] | None = None,
-    driver_env: Mapping[str, str] | None = None,
-) -> str:
-    """``SparkSubmitOperator(...)`` for one group; ``run_config.spark.submit_args`` win."""
-    submit_args = dict(config.spark.submit_args)
-    check_submit_args(submit_args)
-    user_conf = submit_args.pop("conf", {})
-    if not isinstance(user_conf, dict):
+    if not isinstance(spark.submit_args.get("conf", {}), dict):
         raise UserError("run_config.spark.submit_args.conf must be a mapping; or use spark.conf")
-    conf = {**conf, **{str(key): str(value) for key, value in user_conf.items()}}
-    arguments = [
-        ("task_id", literal(group.task_id)),
-        ("doc_md", doc_literal(group)),
-        ("conn_id", literal(connection_id(config, dag_id))),
-        ("deploy_mode", literal(deploy_mode)),
-        ("name", tlit(k8s_name(group.task_id))),
-        ("application", tlit(application)),
-        ("application_args", args_literal(group, extra_args)),
-        ("conf", tlit(conf)),
-    ]
-    env_source = submit_env_vars(env_vars or {}, driver_env or {})
-    if env_source:
-        arguments.append(("env_vars", env_source))
-    chosen = dict(arguments)
-    chosen.update((key, tlit(value)) for key, value in submit_args.items())
-    return call("SparkSubmitOperator", list(chosen.items()))
 
 
-class SparkSubmitFactory(BuiltinFactory):
-    """What the backends built on SparkSubmitOperator share: their imports."""
+class SparkSubmitFactory(SparkFactory):
+    """One SparkSubmitOperator per Spark group; the backends differ in where the driver and
+    the project are, and in the conf they add."""
 
-    @property
-    def imports_statement(self) -> str:
-        return IMPORTS
+    def application(self, context: FactoryContext) -> str:
+        """The entry script spark-submit runs."""
+        return context.entry_script()
+
+    def project_home(self, context: FactoryContext) -> str | None:
+        """Where the driver finds the project (``--project-path``)."""
+        return context.project_path
+
+    def deploy_mode(self, context: FactoryContext) -> str:
+        return context.spark.deploy_mode
+
+    def backend_conf(self, context: FactoryContext) -> dict[str, str]:
+        """Conf between the resources and the IO layers."""
+        return {}
+
+    def env_vars(self, context: FactoryContext) -> Mapping[str, str]:
+        """The user's variables in ``env_vars`` (k8s passes them through conf instead)."""
+        return context.spark.env_vars
+
+    def submit(self, context: FactoryContext, group: SparkGroup) -> OperatorSpec:
+        """``SparkSubmitOperator`` for one group; ``run_config.spark.submit_args`` win."""
+        spark = context.spark
+        conf = layers.layered(
+            layers.resources_layer(group.profile),
+            self.backend_conf(context),
+            layers.io_layer(group.dataset_paths.values()),
+            layers.python_layer(spark),
+            spark.conf,
+        )
+        submit_args: dict[str, Any] = dict(spark.submit_args)
+        user_conf = submit_args.pop("conf", {})
+        conf.update((str(key), str(value)) for key, value in user_conf.items())
+        extra = project_path_args(context, self.project_home(context))
+        kwargs: dict[str, Any] = {
+            "task_id": group.task_id,
+            "doc_md": group.doc(),
+            "conn_id": connection_id(context.run_config, context.dag_id),
+            "deploy_mode": self.deploy_mode(context),
+            "name": k8s_name(group.task_id),
+            "application": self.application(context),
+            "application_args": group.application_args(extra),
+            "conf": conf,
+        }
+        env = submit_env_vars(self.env_vars(context), context.driver_env)
+        if env:
+            kwargs["env_vars"] = env
+        kwargs.update(submit_args)
+        return OperatorSpec(OPERATOR, kwargs)

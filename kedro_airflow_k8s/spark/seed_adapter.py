@@ -1,4 +1,4 @@
-"""Calls an operator factory and checks what it returns; errors name the factory and method."""
+"""The seed's string API as a SparkFactory: operator source strings parsed into specs, checked."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import symtable
 import textwrap
 from typing import Any
 
-from kedro_airflow_k8s.config import RunConfig, SparkConfig
 from kedro_airflow_k8s.errors import UserError
-from kedro_airflow_k8s.render import FORBIDDEN_IMPORTS, SparkRendering
-from kedro_airflow_k8s.spark import custom
-from kedro_airflow_k8s.spark.base import SparkOperatorFactoryBase
-from kedro_airflow_k8s.spark.builtin import BuiltinFactory, SparkContext
+from kedro_airflow_k8s.spark.base import (
+    FactoryContext,
+    SparkFactory,
+    SparkGroup,
+    SparkOperatorFactoryBase,
+)
+from kedro_airflow_k8s.spark.spec import FORBIDDEN_IMPORTS, Expression, OperatorSpec, Role
 
 # Keyword arguments the DAG template itself gives DAG(...); a factory may not repeat them.
 DAG_ARGUMENTS = frozenset(
@@ -24,60 +26,63 @@ DAG_ARGUMENTS = frozenset(
 DAG_NAMES = frozenset({"datetime", "DAG", "TaskGroup", "dag"})
 
 
-class FactoryCalls:
-    """The methods of one factory, called with their results checked before they reach the DAG."""
+class StringFactory(SparkFactory):
+    """A ``SparkOperatorFactoryBase`` whose methods return source, seen as a SparkFactory.
 
-    def __init__(self, factory: SparkOperatorFactoryBase, spark: SparkConfig) -> None:
+    Each operator expression becomes a spec whose callee and keyword values are kept as
+    written; errors name the factory (``who``) and the method.
+    """
+
+    def __init__(self, factory: SparkOperatorFactoryBase, who: str) -> None:
         self.factory = factory
-        self.custom = spark.backend == "custom" or bool(getattr(spark, "operator_factory", None))
-        self.who = (
-            f"{custom.KEY} '{spark.operator_factory}'"
-            if self.custom
-            else f"the built-in '{spark.backend}' Spark backend"
-        )
+        self.who = who
+        self.sources: list[str] = []
+
+    def create_cluster(self, context: FactoryContext) -> OperatorSpec | None:
+        args = (context.project_name, context.run_config, context.artifacts.init)
+        source = self.call("create_cluster_operator", *args, dict(context.options))
+        return None if source is None else self.spec("create_cluster_operator", source, "setup")
+
+    def delete_cluster(self, context: FactoryContext) -> OperatorSpec | None:
+        source = self.call("delete_cluster_operator", context.project_name, context.run_config)
+        return None if source is None else self.spec("delete_cluster_operator", source, "teardown")
+
+    def submit(self, context: FactoryContext, group: SparkGroup) -> OperatorSpec:
+        main = context.spark.main_python_file or context.artifacts.entry or ""
+        args = (context.project_name, group, group.pipeline, context.run_config, main)
+        return self.spec("submit_operator", self.call("submit_operator", *args))
 
     def call(self, method: str, *args: Any) -> Any:
         try:
             return getattr(self.factory, method)(*args)
         except UserError:
             raise
-        except Exception as error:
-            if not self.custom:
-                raise
+        except Exception as error:  # noqa: BLE001 - the factory's own failure, named
             raise UserError(
                 f"{self.who}: {method}() raised {type(error).__name__}: {error}"
             ) from None
 
-    def entry_script(self, run: RunConfig, context: SparkContext) -> str:
-        if isinstance(self.factory, BuiltinFactory):
-            return self.call("entry_script", run)
-        return run.spark.main_python_file or context.artifacts.get("entry") or ""
-
-    def operator(self, method: str, *args: Any) -> str:
-        """The source of the one operator expression ``method`` returns, checked."""
-        return self._checked_operator(method, self.call(method, *args))
-
-    def optional_operator(self, method: str, *args: Any) -> str | None:
-        """Like ``operator``, but None (no such task) is an answer too."""
-        source = self.call(method, *args)
-        return None if source is None else self._checked_operator(method, source)
-
-    def _checked_operator(self, method: str, source: Any) -> str:
+    def spec(self, method: str, source: Any, role: Role = "task") -> OperatorSpec:
+        """The spec of the one operator expression ``source``, checked."""
         if not isinstance(source, str) or not source.strip():
             raise UserError(
                 f"{self.who}: {method}() returned {source!r}, not the source of an expression "
                 "that builds an operator"
             )
         source = textwrap.dedent(source).strip()
-        self.parse(source, "eval", f"{method}()")
-        return source
+        body = self.parse(source, "eval", f"{method}()").body
+        self.sources.append(source)
+        if isinstance(body, ast.Call) and not body.args and all(k.arg for k in body.keywords):
+            callee = Expression(segment(source, body.func))
+            kwargs = {k.arg: Expression(segment(source, k.value)) for k in body.keywords}
+            return OperatorSpec(callee, kwargs, role)
+        return OperatorSpec(Expression(source), None, role)
 
     def imports(self) -> list[str]:
+        """``imports_statement`` as one line per import statement, checked."""
         try:
             statement = self.factory.imports_statement
-        except Exception as error:
-            if not self.custom:
-                raise
+        except Exception as error:  # noqa: BLE001
             raise UserError(
                 f"{self.who}: imports_statement raised {type(error).__name__}: {error}"
             ) from None
@@ -104,16 +109,16 @@ class FactoryCalls:
             lines.append(ast.unparse(node))
         return lines
 
-    def preamble(self, project_name: str, run: RunConfig) -> str:
-        source = self.call("preamble", project_name, run) or ""
+    def preamble(self, context: FactoryContext) -> str:
+        source = self.call("preamble", context.project_name, context.run_config) or ""
         if not isinstance(source, str):
             raise UserError(f"{self.who}: preamble() returned {source!r}, not source")
         source = textwrap.dedent(source).strip()
         self.parse(source, "exec", "preamble()")
         return source
 
-    def dag_arguments(self, project_name: str, run: RunConfig) -> dict[str, str]:
-        arguments = self.call("dag_arguments", project_name, run) or {}
+    def dag_arguments(self, context: FactoryContext) -> dict[str, Expression]:
+        arguments = self.call("dag_arguments", context.project_name, context.run_config) or {}
         if not isinstance(arguments, dict):
             raise UserError(f"{self.who}: dag_arguments() returned {arguments!r}, not a dict")
         for key, value in arguments.items():
@@ -124,7 +129,7 @@ class FactoryCalls:
             if not isinstance(value, str):
                 raise UserError(f"{self.who}: dag_arguments()[{key!r}] is {value!r}, not source")
             self.parse(value, "eval", f"dag_arguments()[{key!r}]")
-        return dict(arguments)
+        return {key: Expression(value.strip()) for key, value in arguments.items()}
 
     def parse(self, source: str, mode: str, what: str) -> Any:
         try:
@@ -136,13 +141,11 @@ class FactoryCalls:
                 f"(line {error.lineno}: {error.msg}):\n{textwrap.indent(source, '    ')}"
             ) from None
 
-    def check_names(self, rendering: SparkRendering) -> None:
+    def check_names(self, imports: list[str], preamble: str, dag_arguments: list[str]) -> None:
         """Every name the operators use is imported, defined in the preamble or the DAG's."""
-        expressions = [rendering.create_cluster, rendering.delete_cluster]
-        expressions += [*rendering.submit.values(), *rendering.dag_kwargs.values()]
         module = "\n".join(
-            [*rendering.imports, rendering.preamble]
-            + [f"_ = (\n{source}\n)" for source in expressions if source]
+            [*imports, preamble]
+            + [f"_ = (\n{source}\n)" for source in [*self.sources, *dag_arguments]]
         )
         missing = sorted(undefined_names(module) - DAG_NAMES)
         if missing:
@@ -150,6 +153,11 @@ class FactoryCalls:
                 f"{self.who}: the generated operators use {', '.join(missing)}, which the "
                 "factory's imports_statement does not import and its preamble() does not define"
             )
+
+
+def segment(source: str, node: ast.AST) -> str:
+    text = ast.get_source_segment(source, node)
+    return text if text is not None else ast.unparse(node)
 
 
 def undefined_names(module_source: str) -> set[str]:
