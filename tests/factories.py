@@ -6,7 +6,15 @@ import shlex
 
 from kedro_airflow_k8s.source import literal
 from kedro_airflow_k8s.spark import cluster
-from kedro_airflow_k8s.template_helper import SparkOperatorFactoryBase
+from kedro_airflow_k8s.template_helper import (
+    FactoryContext,
+    OperatorSpec,
+    Output,
+    SparkFactory,
+    SparkGroup,
+    SparkOperatorFactoryBase,
+    Template,
+)
 
 MARKER_DIR_KEY = "kedro_airflow_k8s.test.marker_dir"
 FAIL_TAG = "test.fail"
@@ -127,3 +135,57 @@ class Incomplete(SparkOperatorFactoryBase):
 
     def delete_cluster_operator(self, project_name, config):
         return None
+
+
+# --- factories on the spec API --------------------------------------------------------------
+
+BASH = "airflow.providers.standard.operators.bash.BashOperator"
+EMPTY = "airflow.providers.standard.operators.empty.EmptyOperator"
+
+
+class SpecCommandFactory(SparkFactory):
+    """Bash tasks from specs: a cluster whose id the submit tasks read from its output, and per
+    Spark group a submit and a check, chained."""
+
+    def create_cluster(self, context: FactoryContext) -> OperatorSpec:
+        command = "echo " + context.cluster_name
+        return OperatorSpec(BASH, {"task_id": "create_spark_cluster", "bash_command": command})
+
+    def delete_cluster(self, context: FactoryContext) -> OperatorSpec:
+        return OperatorSpec(EMPTY, {"task_id": "delete_spark_cluster"}, role="teardown")
+
+    def submit(self, context: FactoryContext, group: SparkGroup) -> list[OperatorSpec]:
+        text = context.options.get("text", "")
+        submit = OperatorSpec(
+            BASH,
+            {
+                "task_id": group.task_id,
+                "bash_command": Template("echo {{ ds }} ") + text,
+                "env": {"CLUSTER": Output("create_spark_cluster"), "PLAIN": text},
+            },
+        )
+        check = OperatorSpec(
+            "tests.spec_operators.EmptyOperator", {"task_id": f"{group.task_id}_check"}
+        )
+        return [submit, check]
+
+
+class NotASpecFactory(SpecCommandFactory):
+    def submit(self, context, group):
+        return "BashOperator(task_id='x', bash_command='true')"
+
+
+class UnwritableValueFactory(SpecCommandFactory):
+    def submit(self, context, group):
+        return OperatorSpec(BASH, {"task_id": group.task_id, "bash_command": object()})
+
+
+class DanglingOutputFactory(SpecCommandFactory):
+    def submit(self, context, group):
+        kwargs = {"task_id": group.task_id, "bash_command": "true", "env": Output("nowhere")}
+        return OperatorSpec(BASH, kwargs)
+
+
+class KedroOperatorFactory(SpecCommandFactory):
+    def submit(self, context, group):
+        return OperatorSpec("kedro.framework.Operator", {"task_id": group.task_id})
