@@ -6,6 +6,7 @@ import ast
 import importlib.util
 import re
 import shlex
+import sys
 import textwrap
 import types
 import typing
@@ -155,31 +156,107 @@ def test_python_examples_are_python():
                 ast.parse(textwrap.dedent(body), filename=page)
 
 
-@pytest.mark.parametrize("factory", ["LivyFactory", "AcmeClusterFactory"])
-def test_custom_factory_example_compiles(factory, make_project, tmp_path, monkeypatch):
-    from tests.spark_projects import SIMPLE_CATALOG, SIMPLE_NODES, compile_to, config
-
+def factory_module(tmp_path, monkeypatch, name: str) -> None:
+    """Write the custom-factory page's blocks headed ``# src/acme_pipelines/<name>.py`` into an
+    importable package."""
     blocks = [
         textwrap.dedent(body)
         for language, body in FENCE.findall(written_pages()["spark/custom-factory.md"])
-        if language == "python" and "spark_factory.py" in body.splitlines()[0]
+        if language == "python" and f"acme_pipelines/{name}.py" in body.splitlines()[0]
     ]
+    assert blocks, name
     package = tmp_path / "site" / "acme_pipelines"
-    package.mkdir(parents=True)
+    package.mkdir(parents=True, exist_ok=True)
     (package / "__init__.py").write_text("")
-    (package / "spark_factory.py").write_text("\n".join(blocks))
+    (package / f"{name}.py").write_text("\n".join(blocks))
     monkeypatch.syspath_prepend(str(package.parent))
-    path = f"acme_pipelines.spark_factory.{factory}"
+    for module in [m for m in sys.modules if m.split(".")[0] == "acme_pipelines"]:
+        monkeypatch.delitem(sys.modules, module)
+
+
+def compile_factory_example(make_project, factory: str, options: dict | None = None):
+    from tests.spark_projects import SIMPLE_CATALOG, SIMPLE_NODES, compile_to, config
+
     spark = {
         "type": "custom",
-        "operator_factory": path,
-        "resources": {"big": {}},
+        "operator_factory": f"acme_pipelines.{factory}",
+        "resources": {"big": {"executor_instances": 4}},
+        "options": options or {},
     }
-    project = make_project(nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(spark))
+    project = make_project(
+        nodes=SIMPLE_NODES,
+        catalog=SIMPLE_CATALOG,
+        config=config(spark, macro_params=["ds"], mlflow={"tracking_uri": "http://127.0.0.1:5000"}),
+    )
     artifacts = {"entry": "s3://bucket/v1/spark_run.py", "init": "s3://bucket/v1/init.sh"}
-    _, compiled = compile_to(project, artifacts=artifacts)
+    return compile_to(project, artifacts=artifacts)
+
+
+def provider_installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def operator_calls(source: str) -> dict[str, dict[str, ast.expr]]:
+    """The keyword arguments of each ``var = Operator(...)`` in the DAG, by task id."""
+    calls = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            kwargs = {k.arg: k.value for k in node.keywords if k.arg}
+            if isinstance(kwargs.get("task_id"), ast.Constant):
+                calls[kwargs["task_id"].value] = {"operator": node.func.id, **kwargs}
+    return calls
+
+
+@pytest.mark.parametrize("factory", ["LivyFactory", "AcmeClusterFactory"])
+def test_custom_factory_example_compiles(factory, make_project, tmp_path, monkeypatch):
+    factory_module(tmp_path, monkeypatch, "spark_factory")
+    _, compiled = compile_factory_example(make_project, f"spark_factory.{factory}")
     assert "LivyOperator(" in compiled.source
     assert ("create_spark_cluster" in compiled.source) == (factory == "AcmeClusterFactory")
+    ast.parse(compiled.source)
+
+
+def test_emr_factory_example_compiles(make_project, tmp_path, monkeypatch):
+    factory_module(tmp_path, monkeypatch, "emr_factory")
+    folder, compiled = compile_factory_example(make_project, "emr_factory.EmrFactory")
+    calls = operator_calls(compiled.source)
+    assert calls["create_spark_cluster"]["operator"] == "EmrCreateJobFlowOperator"
+    assert calls["spark_score"]["operator"] == "EmrAddStepsOperator"
+    assert calls["spark_score_done"]["operator"] == "EmrStepSensor"
+    assert calls["delete_spark_cluster"]["operator"] == "EmrTerminateJobFlowOperator"
+    for task_id in ("spark_score", "spark_score_done", "delete_spark_cluster"):
+        assert ast.unparse(calls[task_id]["job_flow_id"]) == "create_cluster.output"
+    assert "spark_score >> spark_score_done" in compiled.source
+    assert "spark_score_done >> report" in compiled.source
+    assert "delete_cluster.as_teardown(setups=create_cluster)" in compiled.source
+    if provider_installed("airflow.providers.amazon"):
+        from tests.spark_projects import load_dag
+
+        dag = load_dag(folder, compiled.dag_id)
+        assert dag.get_task("delete_spark_cluster").is_teardown
+
+
+def test_databricks_factory_example_compiles(make_project, tmp_path, monkeypatch):
+    factory_module(tmp_path, monkeypatch, "databricks_factory")
+    options = {"new_cluster": {"spark_version": "15.4.x-scala2.12", "num_workers": 1}}
+    folder, compiled = compile_factory_example(
+        make_project, "databricks_factory.DatabricksFactory", options
+    )
+    calls = operator_calls(compiled.source)
+    assert calls["spark_score"]["operator"] == "DatabricksSubmitRunOperator"
+    cluster = ast.literal_eval(calls["spark_score"]["new_cluster"])
+    assert cluster["num_workers"] == 4  # the group's resource profile
+    assert cluster["init_scripts"] == [{"s3": {"destination": "s3://bucket/v1/init.sh"}}]
+    task = ast.literal_eval(calls["spark_score"]["spark_python_task"])
+    assert task["parameters"][-2:] == ["--params", "ds={{ ds }}"]
+    assert "create_spark_cluster" not in compiled.source
+    if provider_installed("airflow.providers.databricks"):
+        from tests.spark_projects import load_dag
+
+        load_dag(folder, compiled.dag_id)
 
 
 def backend_examples() -> list:
@@ -214,3 +291,18 @@ def test_code_blocks_are_not_nested_in_lists():
     for page, text in written_pages().items():
         nested = [line for line in text.splitlines() if re.match(r"\s+```", line)]
         assert not nested, f"{page}: indented code fence {nested[0]!r}"
+
+
+def test_architecture_picture_holds_the_chain_from_plan_to_renderer():
+    import xml.etree.ElementTree as ET
+
+    page = (PAGES / "architecture.md").read_text(encoding="utf-8")
+    assert "](images/architecture.svg)" in page
+    svg = ET.parse(PAGES / "images" / "architecture.svg").getroot()
+    titles = [
+        text.text
+        for text in svg.iter("{http://www.w3.org/2000/svg}text")
+        if text.get("font-weight") == "bold"
+    ]
+    chain = ["plan", "backend registry", "factory", "operator specs", "renderer", "DAG file"]
+    assert titles == chain

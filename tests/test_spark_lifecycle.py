@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.render_spark import lifecycle_wiring
+from kedro_airflow_k8s.spark import cluster
 from tests.spark_projects import (
     LIFECYCLE_CATALOG,
     LIFECYCLE_NODES,
