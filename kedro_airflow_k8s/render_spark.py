@@ -10,7 +10,7 @@ from typing import Any
 
 from kedro_airflow_k8s.plan import Plan
 from kedro_airflow_k8s.render_parts import free_name, module_names
-from kedro_airflow_k8s.source import identifier, literal, neutralise_template
+from kedro_airflow_k8s.source import identifier, layout, literal, neutralise_template
 from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.spark.spec import (
     Expression,
@@ -88,29 +88,9 @@ class SpecWriter:
 
     def value(self, value: object, indent: int = 0) -> str:
         """Source of one argument value: plain text renders to itself, markers as marked."""
-        flat = self._flat(value)
-        if not isinstance(value, (dict, list, tuple)) or not value:
-            if isinstance(value, str):
-                return literal(neutralise_template(value), indent, WIDTH)
-            if isinstance(value, Template):
-                return literal(value.text, indent, WIDTH)
-            return flat
-        if len(flat) + indent <= WIDTH and "\n" not in flat:
-            return flat
-        pad = " " * (indent + 4)
-        if isinstance(value, dict):
-            items = [f"{pad}{k!r}: {self.value(v, indent + 4)}," for k, v in value.items()]
-            opening, closing = "{", "}"
-        else:
-            items = [f"{pad}{self.value(v, indent + 4)}," for v in value]
-            opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
-        return opening + "\n" + "\n".join(items) + "\n" + " " * indent + closing
+        return layout(prepared(value), indent, WIDTH, self._flat)
 
     def _flat(self, value: object) -> str:
-        if isinstance(value, str):
-            return repr(neutralise_template(value))
-        if isinstance(value, Template):
-            return repr(value.text)
         if isinstance(value, Expression):
             return value.source
         if isinstance(value, Output):
@@ -128,6 +108,19 @@ class SpecWriter:
             inner = ", ".join(self._flat(v) for v in value)
             return f"({inner},)" if len(value) == 1 else f"({inner})"
         return literal(value)
+
+
+def prepared(value: object) -> object:
+    """``value`` with its text final: plain strings neutralised, Templates as their text."""
+    if isinstance(value, str):
+        return neutralise_template(value)
+    if isinstance(value, Template):
+        return value.text
+    if isinstance(value, dict):
+        return {key: prepared(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(prepared(item) for item in value)
+    return value
 
 
 def uses_cluster_filter(operators: SparkOperators) -> bool:

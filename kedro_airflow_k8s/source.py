@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 # A brace that opens a delimiter, or a carriage return (with a brace before it, which would
@@ -55,20 +56,29 @@ def literal(value: Any, indent: int = 0, width: int = 88) -> str:
 
 
 def _format(value: Any, indent: int, width: int) -> str:
-    flat = repr(value)
-    if isinstance(value, str) and "\n" in value.rstrip("\n") and len(flat) + indent > width:
+    return layout(value, indent, width)
+
+
+def layout(value: Any, indent: int, width: int, flat: Callable[[Any], str] = repr) -> str:
+    """``value`` as source: ``flat(value)`` when it fits in ``width`` columns, else a
+    container one item per line and a long multi-line string one line per text line.
+
+    ``flat`` writes a value on one line; values inside containers are laid out the same way.
+    """
+    text = flat(value)
+    if isinstance(value, str) and "\n" in value.rstrip("\n") and len(text) + indent > width:
         # Implicit concatenation, one source line per text line: readable and exact.
         pad = " " * (indent + 4)
         parts = [f"{pad}{repr(line)}" for line in value.splitlines(keepends=True)]
         return "(\n" + "\n".join(parts) + "\n" + " " * indent + ")"
-    if len(flat) + indent <= width or not isinstance(value, (dict, list, tuple)) or not value:
-        return flat
+    if len(text) + indent <= width or not isinstance(value, (dict, list, tuple)) or not value:
+        return text
     pad = " " * (indent + 4)
     if isinstance(value, dict):
-        items = [f"{pad}{repr(k)}: {_format(v, indent + 4, width)}," for k, v in value.items()]
+        items = [f"{pad}{repr(k)}: {layout(v, indent + 4, width, flat)}," for k, v in value.items()]
         opening, closing = "{", "}"
     else:
-        items = [f"{pad}{_format(v, indent + 4, width)}," for v in value]
+        items = [f"{pad}{layout(v, indent + 4, width, flat)}," for v in value]
         opening, closing = ("[", "]") if isinstance(value, list) else ("(", ")")
     return opening + "\n" + "\n".join(items) + "\n" + " " * indent + closing
 

@@ -1,22 +1,4 @@
 """Public home of the operator-factory API, at the import path the seed plugin used."""
 
-from kedro_airflow_k8s.spark.base import (
-    ArtifactUrls,
-    FactoryContext,
-    SparkFactory,
-    SparkGroup,
-    SparkOperatorFactoryBase,
-)
-from kedro_airflow_k8s.spark.spec import Expression, OperatorSpec, Output, Template
-
-__all__ = [
-    "ArtifactUrls",
-    "Expression",
-    "FactoryContext",
-    "OperatorSpec",
-    "Output",
-    "SparkFactory",
-    "SparkGroup",
-    "SparkOperatorFactoryBase",
-    "Template",
-]
+from kedro_airflow_k8s.spark import *  # noqa: F403 - the factory API, re-exported
+from kedro_airflow_k8s.spark import __all__  # noqa: F401

@@ -8,22 +8,12 @@ import datetime as dt
 import pytest
 
 from tests.spark_projects import (
-    SIMPLE_CATALOG,
-    SIMPLE_NODES,
-    config,
     load_dag,
     restore_environ,  # noqa: F401 - autouse fixture
 )
+from tests.test_spark_custom import compile_cli
 
 HOSTILE = "{{ var.value.secret }} {% raise %} 'quote\" \\ back"
-
-
-def compile_cli(cli, make_project, factory: str, **spark):
-    spark = {"type": "custom", "operator_factory": factory, "resources": {"big": {}}, **spark}
-    project = make_project(
-        nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(spark, macro_params=["ds"])
-    )
-    return project, cli(project, "compile")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kedro_airflow_k8s.spark.base import (
+    ArtifactUrls,
     FactoryContext,
     SparkFactory,
     SparkGroup,
@@ -11,6 +12,7 @@ from kedro_airflow_k8s.spark.base import (
 from kedro_airflow_k8s.spark.spec import Expression, OperatorSpec, Output, Template
 
 __all__ = [
+    "ArtifactUrls",
     "Expression",
     "FactoryContext",
     "OperatorSpec",
