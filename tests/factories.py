@@ -7,6 +7,7 @@ import shlex
 from kedro_airflow_k8s.source import literal
 from kedro_airflow_k8s.spark import cluster
 from kedro_airflow_k8s.template_helper import (
+    Expression,
     FactoryContext,
     OperatorSpec,
     Output,
@@ -189,3 +190,9 @@ class DanglingOutputFactory(SpecCommandFactory):
 class KedroOperatorFactory(SpecCommandFactory):
     def submit(self, context, group):
         return OperatorSpec("kedro.framework.Operator", {"task_id": group.task_id})
+
+
+class UndefinedNameFactory(SpecCommandFactory):
+    def submit(self, context, group):
+        kwargs = {"task_id": group.task_id, "bash_command": "true", "env": Expression("os.environ")}
+        return OperatorSpec(BASH, kwargs)

@@ -91,6 +91,7 @@ def test_two_operator_classes_of_one_name_are_both_imported(spec_dag):
         ("tests.factories.UnwritableValueFactory", "argument bash_command is a object"),
         ("tests.factories.DanglingOutputFactory", "output of 'nowhere'"),
         ("tests.factories.KedroOperatorFactory", "uses 'kedro.framework.Operator'"),
+        ("tests.factories.UndefinedNameFactory", "uses os, which the DAG does not define"),
     ],
 )
 def test_wrong_spec_is_a_clear_error_and_writes_no_dag(cli, make_project, factory, problem):

@@ -15,7 +15,7 @@ from kedro_airflow_k8s.spark import custom
 from kedro_airflow_k8s.spark.base import ArtifactUrls, FactoryContext, SparkFactory, SparkGroup
 from kedro_airflow_k8s.spark.conf import resource_profile_name
 from kedro_airflow_k8s.spark.registry import backend_of
-from kedro_airflow_k8s.spark.seed_adapter import StringFactory
+from kedro_airflow_k8s.spark.seed_adapter import DAG_NAMES, StringFactory, undefined_names
 from kedro_airflow_k8s.spark.spec import (
     FORBIDDEN_IMPORTS,
     Expression,
@@ -106,6 +106,8 @@ class FactoryCalls:
             result.dag_arguments = adapter.dag_arguments(context)
             sources = [value.source for value in result.dag_arguments.values()]
             adapter.check_names(list(result.imports), result.preamble, sources)
+        else:
+            self.check_expressions(result)
         self.check_task_ids(result, context, plan_ids)
         return result
 
@@ -165,6 +167,28 @@ class FactoryCalls:
             except TypeError as error:
                 raise UserError(f"{self.who}: {error}") from None
         return spec
+
+    def check_expressions(self, result: SparkOperators) -> None:
+        """An Expression of a spec uses only the names every DAG defines (specs bring no
+        imports of their own: an operator class belongs in the spec's import path)."""
+        for spec in result.specs():
+            values = [spec.operator, *(spec.kwargs or {}).values()]
+            for item in (found for value in values for found in walk(value)):
+                if not isinstance(item, Expression):
+                    continue
+                try:
+                    missing = sorted(undefined_names(f"_ = (\n{item.source}\n)") - DAG_NAMES)
+                except SyntaxError as error:
+                    raise UserError(
+                        f"{self.who}: Expression({item.source!r}) of '{spec.task_id}' is not "
+                        f"Python ({error.msg})"
+                    ) from None
+                if missing:
+                    raise UserError(
+                        f"{self.who}: Expression({item.source!r}) of '{spec.task_id}' uses "
+                        f"{', '.join(missing)}, which the DAG does not define; use plain values "
+                        "or Templates, or name an operator class by its import path"
+                    )
 
     def check_task_ids(
         self, result: SparkOperators, context: FactoryContext, plan_ids: set[str]
