@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro_airflow_k8s.source import literal
+from kedro_airflow_k8s.task_details import dataset_path
 
 # URI schemes Airflow takes for an Asset (its own and its providers' normalisers).
 SCHEMES = frozenset(
@@ -44,8 +45,8 @@ def dataset_uri(config: dict[str, Any], project_path: Path | None) -> str | None
     ``project_path`` resolves relative local paths (tasks running on this machine's
     project); without it, they raise ``LookupError``.
     """
-    location = config.get("filepath") or config.get("path")
-    if isinstance(location, str) and location:
+    location = dataset_path(config)
+    if location:
         scheme, separator, _ = location.partition("://")
         if separator:
             return location if scheme.lower() in SCHEMES else None

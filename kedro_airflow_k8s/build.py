@@ -40,14 +40,14 @@ def make_plan(project: KedroProject, dag_name: str | None = None) -> Plan:
     """The plan of ``project``, with its Spark backend's configuration checked for it."""
     from kedro_airflow_k8s.grouping import build_plan
     from kedro_airflow_k8s.spark.registry import check_backend
+    from kedro_airflow_k8s.task_details import with_details
 
     run_config = project.config.run_config
     dag_id = dag_id_from(dag_name) if dag_name else project.dag_id
     with cycle_collection_paused():
         plan = build_plan(project.pipeline, project.catalog_type, run_config, dag_id)
-    spark_nodes = {name for task in plan.spark_tasks for name in task.nodes}
-    tags = {node.name: node.tags for node in project.pipeline.nodes if node.name in spark_nodes}
-    check_backend(run_config, tags)
+        plan = with_details(plan, project.pipeline, run_config, project.dataset_config)
+    check_backend(run_config, {n: tags for t in plan.spark_tasks for n, tags in t.tags.items()})
     return whole_namespaces_only(plan, project.registered_pipeline)
 
 
@@ -79,7 +79,6 @@ def dag_context(project: KedroProject) -> DagContext:
         pipeline_name=project.pipeline_name,
         project_path=str(project.path),
         commit_sha=project.commit_sha,
-        node_tags={node.name: set(node.tags) for node in project.pipeline.nodes},
         config_source=project.config_source,
         params=project.params,
         trigger_defaults={
@@ -254,16 +253,9 @@ def conf_folder(project: KedroProject) -> str:
 def spark_path_warnings(project: KedroProject, plan: Plan) -> tuple[str, ...]:
     """Warnings for Spark-group datasets on local relative paths a remote cluster cannot see."""
     from kedro_airflow_k8s.artifacts import warn_local_paths
-
-    members = {name for task in plan.spark_tasks for name in task.nodes}
-    filepaths = {
-        name: project.dataset_config(name).get("filepath")
-        for node in project.pipeline.nodes
-        if node.name in members
-        for name in (*node.inputs, *node.outputs)
-        if not name.startswith("params:") and name != "parameters"
-    }
     from kedro_airflow_k8s.spark.registry import backend_of
+
+    filepaths = {name: path for task in plan.spark_tasks for name, path in task.datasets.items()}
 
     spark = project.config.run_config.spark
     return tuple(warn_local_paths(filepaths, backend_of(spark).sees_local_paths(spark)))

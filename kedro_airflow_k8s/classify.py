@@ -77,11 +77,13 @@ def catalog_types(catalog: Any) -> CatalogType:
     still named as Kedro would load it. A ``type`` the source cannot tell and that does
     not import is reported as configured: its spelling still says what the dataset is.
     """
+    from kedro_airflow_k8s.catalog_patterns import CatalogPatterns
+
     resolver = catalog.config_resolver
     declared = resolver.config
     explicit = set(catalog.keys())
     pattern_config = getattr(resolver, "_get_pattern_config", None)
-    matching_pattern = pattern_matcher(resolver)
+    patterns = CatalogPatterns(resolver)
 
     @functools.cache
     def class_path(configured: Any) -> str | None:
@@ -95,23 +97,19 @@ def catalog_types(catalog: Any) -> CatalogType:
             return configured if isinstance(configured, str) else None
         return f"{dataset_class.__module__}.{dataset_class.__qualname__}"
 
-    def resolved_type(name: str) -> Any:
-        with quiet_catch_all_notices():
-            return resolver.resolve_pattern(name).get("type")
-
     def type_of(name: str) -> str | None:
         if name in declared:
             configured = declared[name].get("type")
         elif name in explicit:
             return catalog.get_type(name)  # a dataset object given to the catalog
         else:
-            pattern = matching_pattern(name)
-            if pattern is None:
+            found = patterns.match(name, user_only=True)
+            if found is None:
                 return None  # undeclared: a MemoryDataset at run time
-            config = pattern_config(pattern) if pattern_config else {}
+            config = pattern_config(found[0]) if pattern_config else {}
             configured = config.get("type")
             if not isinstance(configured, str) or "{" in configured:
-                configured = resolved_type(name)  # the type itself has placeholders
+                configured = patterns.resolve(name).get("type")  # placeholders in the type
         try:
             return class_path(configured)
         except TypeError:  # an unhashable type entry: let Kedro judge it
@@ -124,20 +122,13 @@ def pattern_matcher(resolver: Any) -> Callable[[str], str | None]:
     """``resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)``,
     with each pattern compiled once instead of once per name (Kedro parses the pattern
     again for every lookup, most of the time a big catalog's types take)."""
-    dataset_patterns = getattr(resolver, "_dataset_patterns", None)
-    catch_all = getattr(resolver, "_user_catch_all_pattern", None)
-    if not isinstance(dataset_patterns, dict) or not isinstance(catch_all, dict):
-        return lambda name: (
-            resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(name)
-        )
-    from parse import compile as compile_pattern
+    from kedro_airflow_k8s.catalog_patterns import CatalogPatterns
 
-    # The order Kedro tries them in: dataset patterns by specificity, then the catch-all.
-    parsers = [(p, compile_pattern(p)) for p in [*dataset_patterns, *set(catch_all)]]
+    patterns = CatalogPatterns(resolver)
 
     def match(name: str) -> str | None:
-        matched = (p for p, parser in parsers if parser.parse(name, evaluate_result=False))
-        return next(matched, None)
+        found = patterns.match(name, user_only=True)
+        return found[0] if found else None
 
     return match
 

@@ -18,7 +18,7 @@ from kedro_airflow_k8s.classify import (
     is_memory_type,
     is_parameter,
 )
-from kedro_airflow_k8s.config import SPARK_RESOURCES_TAG_PREFIX, RunConfig
+from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import PlanError
 from kedro_airflow_k8s.namespace_grouping import (
     explain_namespaces,
@@ -26,6 +26,7 @@ from kedro_airflow_k8s.namespace_grouping import (
     top_level_namespace,
 )
 from kedro_airflow_k8s.plan import Plan, Task, topological_order
+from kedro_airflow_k8s.profiles import SPARK_RESOURCES, tagged_names
 from kedro_airflow_k8s.spark_merge import MergeRules, merge_adjacent_spark_tasks
 
 # Airflow allows 250 characters; 150 leaves room for the "spark_" prefix and hash
@@ -91,7 +92,7 @@ def _merge_adjacent_spark(
 ) -> dict[str, str]:
     """Fewest Spark applications: the merge pass after grouping; node name -> its notes."""
     tags_of = {node.name: node.tags for node in pipeline.nodes}
-    profiles = [_spark_profiles(tags_of[name]) for name in graph.names]
+    profiles = [tagged_names(tags_of[name], SPARK_RESOURCES.prefix) for name in graph.names]
     rules = MergeRules(
         group_spark_nodes=run_config.spark.group_spark_nodes,
         merge_adjacent=run_config.spark.merge_adjacent,
@@ -100,11 +101,6 @@ def _merge_adjacent_spark(
         graph.edges, task_of, is_spark, profiles.__getitem__, graph.names.__getitem__, rules
     )
     return {graph.names[node]: "; ".join(texts) for node, texts in notes.items()}
-
-
-def _spark_profiles(tags: frozenset[str] | set[str]) -> frozenset[str]:
-    prefix = SPARK_RESOURCES_TAG_PREFIX
-    return frozenset(tag[len(prefix) :] for tag in tags if tag.startswith(prefix))
 
 
 class _Edge(NamedTuple):

@@ -26,10 +26,23 @@ class Task:
     reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     namespace: str | None = None
     """The top-level Kedro namespace this task runs whole (``group_by: namespace``)."""
+    tags: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+    """Each node's Kedro tags, sorted."""
+    datasets: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
+    """The datasets its nodes read or write (parameters left out), in the order the nodes
+    use them, each with its catalog path (patterns resolved), or None when it has none."""
+    profiles: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """The profile the task runs with, by the run_config key of its kind: ``resources``,
+    ``kubernetes_pod_templates``, ``operator_args_profiles`` or ``spark.resources``."""
 
     @property
     def is_spark(self) -> bool:
         return self.kind == "spark"
+
+    @property
+    def all_tags(self) -> frozenset[str]:
+        """The tags of all its nodes."""
+        return frozenset(tag for tags in self.tags.values() for tag in tags)
 
     def to_dict(self) -> dict:
         return {
@@ -38,6 +51,9 @@ class Task:
             "nodes": list(self.nodes),
             "upstream": list(self.upstream),
             "reasons": {name: self.reasons.get(name, "") for name in self.nodes},
+            "tags": {name: list(self.tags.get(name, ())) for name in self.nodes},
+            "datasets": dict(self.datasets),
+            "profiles": dict(self.profiles),
         } | ({"namespace": self.namespace} if self.namespace else {})
 
 
@@ -79,7 +95,8 @@ class Plan:
 
 
 def format_table(plan: Plan) -> str:
-    """Human-readable listing of the plan: each task, its kind, nodes and reasons."""
+    """Human-readable listing of the plan: each task, its kind, nodes and reasons, then its
+    profiles, tags and datasets with their paths."""
     lines = [f"DAG {plan.dag_id}: {len(plan.tasks)} tasks ({len(plan.spark_tasks)} spark)", ""]
     for task in plan.tasks:
         upstream = ", ".join(task.upstream) if task.upstream else "-"
@@ -88,6 +105,16 @@ def format_table(plan: Plan) -> str:
         for name in task.nodes:
             reason = task.reasons.get(name, "")
             lines.append(f"    {name.ljust(width)}  {reason}".rstrip())
+        if task.profiles:
+            chosen = ", ".join(f"{key} {name}" for key, name in task.profiles.items())
+            lines.append(f"  profiles: {chosen}")
+        if task.all_tags:
+            lines.append(f"  tags: {', '.join(sorted(task.all_tags))}")
+        if task.datasets:
+            lines.append("  datasets:")
+            width = max(len(name) for name in task.datasets)
+            for name, path in task.datasets.items():
+                lines.append(f"    {name.ljust(width)}  {path or '(no path)'}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

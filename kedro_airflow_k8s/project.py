@@ -93,15 +93,14 @@ class KedroProject:
         """The catalog entry of ``name`` (patterns resolved), credentials removed."""
         entry = self.catalog_config.get(name)
         if entry is None:
-            from kedro_airflow_k8s.classify import quiet_catch_all_notices
-
-            try:
-                with quiet_catch_all_notices():
-                    resolved = self.catalog.config_resolver.resolve_pattern(name)
-            except Exception:  # noqa: BLE001
-                resolved = None
-            entry = resolved or {}
+            entry = self._patterns.resolve(name)
         return dict(entry) if isinstance(entry, dict) else {}
+
+    @cached_property
+    def _patterns(self) -> Any:
+        from kedro_airflow_k8s.catalog_patterns import CatalogPatterns
+
+        return CatalogPatterns(self.catalog.config_resolver)
 
     @cached_property
     def commit_sha(self) -> str | None:

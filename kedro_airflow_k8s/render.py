@@ -39,7 +39,6 @@ from kedro_airflow_k8s.render_pods import (
     pod_task,
     profile_source,
     profile_var,
-    task_profile,
 )
 from kedro_airflow_k8s.render_spark import SpecWriter, module_bindings, render_spark
 from kedro_airflow_k8s.source import comment, identifier, literal, template_literal
@@ -248,13 +247,7 @@ class DagRenderer:
 
     def operator_profile(self, task: Task) -> str | None:
         """The variable of the operator_args_profiles entry the task's nodes are tagged with."""
-        name = task_profile(
-            task,
-            self.ctx,
-            self.run.operator_args_profiles,
-            operator_args.OPERATOR_ARGS_TAG_PREFIX,
-            "operator_args_profiles",
-        )
+        name = task.profiles.get("operator_args_profiles")  # chosen when planning
         return operator_profile_var(name) if name else None
 
     def constants(self) -> list[tuple[str, str]]:

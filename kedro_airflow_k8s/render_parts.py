@@ -23,7 +23,6 @@ class DagContext:
     pipeline_name: str
     project_path: str
     commit_sha: str | None = None
-    node_tags: dict[str, set[str]] = field(default_factory=dict)
     version: str | None = None
     """``dag_version.dag_version`` of the source rendered without it."""
     config_source: str = ""

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
 
 from kedro_airflow_k8s import trigger_params
 from kedro_airflow_k8s.config import (
     DEFAULT_PROFILE,
-    POD_TEMPLATE_TAG_PREFIX,
-    RESOURCES_TAG_PREFIX,
     ResourceProfile,
     RunConfig,
     SecretRef,
 )
-from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.kedro_run import params_value
 from kedro_airflow_k8s.naming import dns_label
 from kedro_airflow_k8s.plan import Task
@@ -35,35 +31,6 @@ def kedro_arguments(
     if "--nodes" in args:
         check_nodes_option(task.task_id, task.nodes)
     return args, params_value(run_config, ctx.params)
-
-
-def profile_for(tags: set[str], prefix: str, known: dict[str, Any], what: str, node: str) -> str:
-    chosen = sorted(tag[len(prefix) :] for tag in tags if tag.startswith(prefix))
-    for name in chosen:
-        if name not in known:
-            raise UserError(
-                f"node '{node}' has the tag '{prefix}{name}' but run_config.{what} has no "
-                f"profile '{name}'; add it or remove the tag (known: {', '.join(known) or 'none'})"
-            )
-    if chosen:
-        return chosen[0]
-    return DEFAULT_PROFILE if DEFAULT_PROFILE in known else ""
-
-
-def task_profile(task: Task, ctx: DagContext, known: dict[str, Any], prefix: str, what: str) -> str:
-    names = {
-        profile_for(ctx.node_tags.get(node, set()), prefix, known, what, node)
-        for node in task.nodes
-    }
-    names.discard("")
-    if len(names) > 1 and DEFAULT_PROFILE in names:
-        names.discard(DEFAULT_PROFILE)
-    if len(names) > 1:
-        raise UserError(
-            f"task '{task.task_id}' runs nodes with different {what} profiles "
-            f"({', '.join(sorted(names))}); give its nodes {', '.join(task.nodes)} one profile"
-        )
-    return names.pop() if names else ""
 
 
 def secret_source(secret: SecretRef) -> str:
@@ -174,14 +141,8 @@ def pod_task(task: Task, ctx: DagContext, run: RunConfig, operator_profile: str 
     args, params = kedro_arguments(task, ctx, run)
     if params:
         args += ["--params", params]
-    profile = task_profile(task, ctx, run.resources, RESOURCES_TAG_PREFIX, "resources")
-    template = task_profile(
-        task,
-        ctx,
-        run.kubernetes_pod_templates,
-        POD_TEMPLATE_TAG_PREFIX,
-        "kubernetes_pod_templates",
-    )
+    profile = task.profiles.get("resources")  # chosen when planning
+    template = task.profiles.get("kubernetes_pod_templates")
     # The --params value holds the intended macros (built from validated parameter
     # names); every other argument is neutralised.
     rendered_args = [neutralise_template(a) for a in args[:-1]] + [args[-1]]

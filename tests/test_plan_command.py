@@ -44,18 +44,25 @@ def test_plan_json_has_the_documented_shape(make_project, cli, tmp_path):
     assert set(plan) == {"dag_id", "tasks"}
     assert plan["dag_id"] == project.name
     for task in plan["tasks"]:
-        assert set(task) == {"task_id", "kind", "nodes", "upstream", "reasons"}
+        assert set(task) == {
+            "task_id", "kind", "nodes", "upstream", "reasons", "tags", "datasets", "profiles"
+        }  # fmt: skip
         assert task["kind"] in {"spark", "node"}
-        assert set(task["reasons"]) == set(task["nodes"])
+        assert set(task["reasons"]) == set(task["nodes"]) == set(task["tags"])
     spark, plain = plan["tasks"]
     assert spark["kind"] == "spark" and spark["nodes"] == ["a", "b", "c", "d"]
     assert "between Spark nodes" in spark["reasons"]["b"]
+    assert spark["tags"]["a"] == ["kedro-airflow-k8s.group.pyspark"] and spark["tags"]["b"] == []
+    assert list(spark["datasets"]) == ["raw", "a_out", "b_out", "c_out", "d_out"]
     assert plain == {
         "task_id": "e",
         "kind": "node",
         "nodes": ["e"],
         "upstream": [spark["task_id"]],
         "reasons": {"e": "plain node"},
+        "tags": {"e": []},
+        "datasets": {"d_out": "data/d_out.csv", "e_out": "data/e_out.csv"},
+        "profiles": {},
     }
 
 
@@ -188,3 +195,109 @@ def test_plan_imports_no_dataset_library(make_project):
     plan = json.loads(completed.stdout[completed.stdout.index("\n{") :])
     reasons = plan["tasks"][0]["reasons"]
     assert reasons["step_1"] == "dataset 'raw' is kedro_datasets.spark.spark_dataset.SparkDataset"
+
+
+PROFILE_NODES = """
+from kedro.pipeline import Pipeline, node
+
+
+def f(x):
+    return x
+
+
+def create_pipeline(**kwargs):
+    return Pipeline(
+        [
+            node(f, "raw", "scratch", name="load", tags=["kedro-airflow-k8s.resources.big"]),
+            node(f, "scratch", "scored", name="score", tags=["nightly"]),
+            node(f, "scored", "report", name="report"),
+        ]
+    )
+"""
+PROFILE_CATALOG = {
+    "raw": {"type": "pandas.CSVDataset", "filepath": "s3://lake/raw.csv"},
+    "{name}": {"type": "pandas.ParquetDataset", "filepath": "data/{name}.parquet"},
+    "scratch": {"type": "kedro.io.MemoryDataset"},
+}
+PROFILES = {
+    "run_config": {
+        "image": "i",
+        "namespace": "n",
+        "resources": {"__default__": {"requests": {"cpu": "1"}}, "big": {"limits": {"cpu": "4"}}},
+        "operator_args_profiles": {"slow": {"priority_weight": 5}},
+    }
+}
+
+
+def test_plan_shows_each_tasks_tags_dataset_paths_and_profiles(make_project, cli, tmp_path):
+    project = make_project(nodes=PROFILE_NODES, catalog=PROFILE_CATALOG, config=PROFILES)
+    target = tmp_path / "plan.json"
+    assert cli(project, "plan", "--format", "json", "--output", str(target)).exit_code == 0
+    first, last = json.loads(target.read_text())["tasks"]
+    assert first["nodes"] == ["load", "score"]  # joined by the MemoryDataset scratch
+    assert first["tags"] == {"load": ["kedro-airflow-k8s.resources.big"], "score": ["nightly"]}
+    # The catalog entry, the pattern resolved for this name, and no path for memory.
+    assert first["datasets"] == {
+        "raw": "s3://lake/raw.csv",
+        "scratch": None,
+        "scored": "data/scored.parquet",
+    }
+    assert first["profiles"] == {"resources": "big"}  # the untagged node goes with the tagged
+    assert last["profiles"] == {"resources": "__default__"}
+
+    table = cli(project, "plan").output
+    assert "  profiles: resources big\n" in table
+    assert "  tags: kedro-airflow-k8s.resources.big, nightly\n" in table
+    assert "    raw      s3://lake/raw.csv\n" in table
+    assert "    scratch  (no path)\n" in table
+
+
+def test_plan_and_compile_use_the_profile_the_plan_chose(make_project, cli):
+    from tests.conftest import load_dagbag
+
+    project = make_project(nodes=PROFILE_NODES, catalog=PROFILE_CATALOG, config=PROFILES)
+    assert cli(project, "compile").exit_code == 0
+    dag = next(iter(load_dagbag(project / "dags").dags.values()))
+    assert dag.get_task("load").container_resources.limits == {"cpu": "4"}
+    assert dag.get_task("report").container_resources.requests == {"cpu": "1"}
+
+
+def test_plan_refuses_nodes_of_one_task_that_pick_different_profiles(make_project, cli):
+    nodes = PROFILE_NODES.replace('tags=["nightly"]', 'tags=["kedro-airflow-k8s.resources.x"]')
+    config = {"run_config": {**PROFILES["run_config"], "resources": {"big": {}, "x": {}}}}
+    project = make_project(nodes=nodes, catalog=PROFILE_CATALOG, config=config)
+    result = cli(project, "plan")
+    assert result.exit_code == 2
+    assert "task 'load' runs nodes with different resources profiles (big, x)" in result.output
+    assert "node 'load' kedro-airflow-k8s.resources.big" in result.output
+    assert "node 'score' kedro-airflow-k8s.resources.x" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_plan_refuses_a_node_tagged_with_two_profiles_of_one_kind(make_project, cli):
+    nodes = PROFILE_NODES.replace(
+        'tags=["nightly"]',
+        'tags=["kedro-airflow-k8s.operator-args.slow", "kedro-airflow-k8s.operator-args.fast"]',
+    )
+    config = {
+        "run_config": {
+            **PROFILES["run_config"],
+            "operator_args_profiles": {"slow": {"priority_weight": 5}, "fast": {}},
+        }
+    }
+    project = make_project(nodes=nodes, catalog=PROFILE_CATALOG, config=config)
+    result = cli(project, "plan")
+    assert result.exit_code == 2
+    assert "node 'score' has the tags 'kedro-airflow-k8s.operator-args.fast', " in result.output
+    assert "keep one of these tags" in result.output
+
+
+def test_plan_names_the_node_whose_tag_names_no_profile(make_project, cli):
+    nodes = PROFILE_NODES.replace("resources.big", "resources.huge")
+    project = make_project(nodes=nodes, catalog=PROFILE_CATALOG, config=PROFILES)
+    result = cli(project, "plan")
+    assert result.exit_code == 2
+    assert (
+        "node 'load' has the tag 'kedro-airflow-k8s.resources.huge' but run_config.resources "
+        "has no profile 'huge'" in result.output
+    )

@@ -159,6 +159,32 @@ def test_unknown_submit_argument_names_the_key(make_project):
         compile_to(project)
 
 
+def test_spark_group_whose_nodes_pick_two_sizes_is_refused_when_planning(make_project):
+    from kedro_airflow_k8s.build import make_plan
+    from kedro_airflow_k8s.project import load_project
+
+    default_tag = "kedro-airflow-k8s.spark-resources.__default__"
+    nodes = SIMPLE_NODES.replace('name="rank", tags=["', f'name="rank", tags=["{default_tag}", "')
+    project = make_project(nodes=nodes, catalog=SIMPLE_CATALOG, config=config(K8S))
+    with pytest.raises(UserError) as refused:
+        make_plan(load_project(project))
+    message = str(refused.value)
+    assert "runs nodes with different spark.resources profiles (__default__, big)" in message
+    assert "node 'score' kedro-airflow-k8s.spark-resources.big" in message
+    assert "node 'rank' kedro-airflow-k8s.spark-resources.__default__" in message
+    assert "one Spark application has one size" in message
+
+
+def test_plan_gives_each_spark_group_its_resource_profile(make_project):
+    from kedro_airflow_k8s.build import make_plan
+    from kedro_airflow_k8s.project import load_project
+
+    project = make_project(nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(K8S))
+    (spark_task,) = make_plan(load_project(project)).spark_tasks
+    assert spark_task.profiles == {"spark.resources": "big"}
+    assert spark_task.datasets["clean"] == "data/clean.csv"
+
+
 def test_unknown_resource_profile_names_node_and_tag(make_project):
     spark = {**K8S, "resources": {"__default__": {"driver_memory": "1g"}}}
     project = make_project(nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(spark))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from kedro_airflow_k8s.config import DEFAULT_PROFILE, SPARK_RESOURCES_TAG_PREFIX, RunConfig
+from kedro_airflow_k8s.config import RunConfig
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.spark_config import SparkApplicationConfig, SparkResources
 
@@ -25,40 +25,6 @@ GCS_CONF = {
 # Spark logs at INFO unless told otherwise: most of a task log would be Spark's own chatter.
 DEFAULT_CONF = {"spark.log.level": "WARN"}
 FILESYSTEM_CONF = {"s3": S3_CONF, "s3a": S3_CONF, "s3n": S3_CONF, "gs": GCS_CONF, "gcs": GCS_CONF}
-
-
-def resource_profile_name(
-    task_id: str, nodes: Iterable[str], tags: Iterable[str], spark: SparkApplicationConfig
-) -> str | None:
-    """The Spark resource profile a task's node tags select, else ``__default__`` if
-    configured."""
-    chosen = sorted(
-        tag[len(SPARK_RESOURCES_TAG_PREFIX) :]
-        for tag in tags
-        if tag.startswith(SPARK_RESOURCES_TAG_PREFIX)
-    )
-    if len(chosen) > 1:
-        raise UserError(
-            f"Spark task '{task_id}' runs nodes tagged with different Spark resource "
-            f"profiles ({', '.join(chosen)}); one Spark application has one size, so give its "
-            f"nodes {', '.join(nodes)} one {SPARK_RESOURCES_TAG_PREFIX}<name> tag"
-        )
-    if chosen:
-        return chosen[0]
-    return DEFAULT_PROFILE if DEFAULT_PROFILE in spark.resources else None
-
-
-def check_profiles(node_tags: Mapping[str, Iterable[str]], spark: SparkApplicationConfig) -> None:
-    """Every ``spark-resources.<name>`` tag names a profile of ``run_config.spark.resources``."""
-    for node, tags in node_tags.items():
-        for tag in sorted(tags):
-            name = tag[len(SPARK_RESOURCES_TAG_PREFIX) :]
-            if tag.startswith(SPARK_RESOURCES_TAG_PREFIX) and name not in spark.resources:
-                known = ", ".join(spark.resources) or "none"
-                raise UserError(
-                    f"node '{node}' has the tag '{tag}' but run_config.spark.resources has no "
-                    f"profile '{name}'; add it or remove the tag (known: {known})"
-                )
 
 
 def resources_layer(profile: SparkResources) -> dict[str, str]:

@@ -6,14 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from kedro_airflow_k8s import mlflow_run
-from kedro_airflow_k8s.classify import is_parameter
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.kedro_run import params_value
 from kedro_airflow_k8s.plan import Plan, Task
 from kedro_airflow_k8s.project import KedroProject
 from kedro_airflow_k8s.spark import custom
 from kedro_airflow_k8s.spark.base import ArtifactUrls, FactoryContext, SparkFactory, SparkGroup
-from kedro_airflow_k8s.spark.conf import resource_profile_name
 from kedro_airflow_k8s.spark.registry import backend_of
 from kedro_airflow_k8s.spark.seed_adapter import DAG_NAMES, StringFactory, undefined_names
 from kedro_airflow_k8s.spark.spec import (
@@ -224,34 +222,19 @@ class FactoryCalls:
 def spark_group(task: Task, project: KedroProject, nodes: Mapping[str, Any]) -> SparkGroup:
     """The ``SparkGroup`` a factory receives for one Spark task of the plan."""
     run = project.config.run_config
-    members = [nodes[name] for name in task.nodes]
-    datasets = tuple(
-        dict.fromkeys(
-            name
-            for node in members
-            for name in [*node.inputs, *node.outputs]
-            if not is_parameter(name)
-        )
-    )
-    paths = {}
-    for name in datasets:
-        filepath = project.dataset_config(name).get("filepath")
-        if filepath:
-            paths[name] = str(filepath)
-    tags = frozenset(tag for node in members for tag in node.tags)
-    profile_name = resource_profile_name(task.task_id, task.nodes, tags, run.spark)
+    profile_name = task.profiles.get("spark.resources")  # chosen when planning
     return SparkGroup(
         task_id=task.task_id,
         nodes=task.nodes,
         env=project.env,
         pipeline=project.pipeline_name,
         runner=run.spark.runner,
-        tags=tags,
-        datasets=datasets,
+        tags=task.all_tags,
+        datasets=tuple(task.datasets),
         params=params_value(run, project.params),
         trigger_params=env_template(run.trigger_params) if run.trigger_params else None,
         reasons=dict(task.reasons),
-        dataset_paths=paths,
+        dataset_paths={name: path for name, path in task.datasets.items() if path},
         profile=run.spark.resources[profile_name] if profile_name else SparkResources(),
         profile_name=profile_name,
     )

@@ -170,9 +170,7 @@ def check_backend(run: RunConfig, spark_node_tags: Mapping[str, Iterable[str]]) 
     if backend.name == "none" or not spark_node_tags:
         return
     from kedro_airflow_k8s.spark import custom
-    from kedro_airflow_k8s.spark.conf import check_profiles
 
-    check_profiles(spark_node_tags, spark)
     artifacts_path = getattr(spark, "artifacts_path", None)
     if backend.artifacts_scheme and not str(artifacts_path or "").startswith(
         backend.artifacts_scheme
