@@ -45,18 +45,39 @@ def kedro_run_arguments(
     nodes: Sequence[str],
     namespace: str | None = None,
     options: frozenset[str] | None = None,
+    *,
+    whole_names: bool = False,
+    runner: str | None = None,
+    params: str | None = None,
+    trigger_params: str | None = None,
 ) -> list[str]:
-    """``run --pipelines P --env E`` followed by the selection of the task.
+    """``run --pipelines P --env E``, the selection of the task, then ``--runner R``,
+    ``--params ...`` and ``--trigger-params ...`` where given.
 
     A task that is exactly one namespace of the pipeline selects it by name
-    (``--namespaces ns``); any other task names its nodes (``--nodes a,b``).
+    (``--namespaces ns``); any other task names its nodes (``--nodes a,b``), or, with
+    ``whole_names`` (the Spark entry script), ``--node NAME`` for each name that
+    ``--nodes`` cannot carry.
     """
     options = run_options() if options is None else options
     args = ["run", pipeline_option(options), pipeline, "--env", env]
     by_namespace = namespace_option(options) if namespace else None
     if by_namespace:
-        return [*args, by_namespace, str(namespace)]
-    return [*args, "--nodes", ",".join(nodes)]
+        args += [by_namespace, str(namespace)]
+    elif whole_names:
+        from kedro_airflow_k8s.node_names import nodes_arguments
+
+        args += nodes_arguments(nodes)
+    else:
+        args += ["--nodes", ",".join(nodes)]
+    for option, value in (
+        ("--runner", runner),
+        ("--params", params),
+        ("--trigger-params", trigger_params),
+    ):
+        if value:
+            args += [option, value]
+    return args
 
 
 def params_value(run_config: Any, baked: str | None = None) -> str | None:

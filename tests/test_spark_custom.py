@@ -67,10 +67,10 @@ def test_factory_receives_the_spark_group(cli, make_project):
     assert group.params == "ds={{ ds }}"
     assert group.kedro_arguments() == [
         "run",
-        "--env",
-        "local",
         "--pipelines",
         "__default__",
+        "--env",
+        "local",
         "--nodes",
         "score,rank",
         "--runner",

@@ -92,10 +92,10 @@ def test_submit_job(make_project):
     assert pyspark.main_python_file_uri == ARTIFACTS["entry"]
     assert list(pyspark.args) == [
         "run",
-        "--env",
-        "local",
         "--pipelines",
         "__default__",
+        "--env",
+        "local",
         "--nodes",
         "score,rank",
         "--runner",

@@ -101,7 +101,7 @@ def test_spark_submit_command_line(make_project):
     expected += ["--packages", "org.apache.hadoop:hadoop-aws:3.4.1"]
     expected += ["--name", "spark-score", "--verbose", "--deploy-mode", "cluster"]
     expected += [f"local:///opt/{package}/spark_run.py"]
-    expected += ["run", "--env", "local", "--pipelines", "__default__"]
+    expected += ["run", "--pipelines", "__default__", "--env", "local"]
     expected += ["--nodes", "score,rank", "--runner", "ThreadRunner"]
     expected += ["--project-path", f"/opt/{package}"]
     assert command == expected

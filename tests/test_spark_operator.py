@@ -89,10 +89,10 @@ def test_spark_application_manifest(make_project):
     assert spec["mainApplicationFile"] == f"local:///opt/{package}/spark_run.py"
     assert spec["arguments"] == [
         "run",
-        "--env",
-        "local",
         "--pipelines",
         "__default__",
+        "--env",
+        "local",
         "--nodes",
         "score,rank",
         "--runner",

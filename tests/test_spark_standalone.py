@@ -61,7 +61,7 @@ def expected_command(master: str, project) -> list[str]:
     for item in conf:
         command += ["--conf", item]
     command += ["--name", "spark-score", "--deploy-mode", "client", ENTRY]
-    command += ["run", "--env", "local", "--pipelines", "__default__"]
+    command += ["run", "--pipelines", "__default__", "--env", "local"]
     command += ["--nodes", "score,rank", "--runner", "ThreadRunner"]
     command += ["--project-path", str(project)]
     return command

@@ -41,16 +41,18 @@ class SparkGroup:
         return self.task_id
 
     def kedro_arguments(self) -> list[str]:
-        """Arguments of the entry script: ``run --env E --pipelines P --nodes a,b --runner R``."""
-        from kedro_airflow_k8s.node_names import nodes_arguments
+        """Arguments of the entry script: ``run --pipelines P --env E --nodes a,b --runner R``."""
+        from kedro_airflow_k8s.kedro_run import kedro_run_arguments
 
-        args = ["run", "--env", self.env, "--pipelines", self.pipeline]
-        args += [*nodes_arguments(self.nodes), "--runner", self.runner]
-        if self.params:
-            args += ["--params", self.params]
-        if self.trigger_params:
-            args += ["--trigger-params", self.trigger_params]
-        return args
+        return kedro_run_arguments(
+            self.pipeline,
+            self.env,
+            self.nodes,
+            whole_names=True,
+            runner=self.runner,
+            params=self.params,
+            trigger_params=self.trigger_params,
+        )
 
     def application_args(self, extra: Sequence[str] = ()) -> list[str | Template]:
         """``kedro_arguments()`` and ``extra`` for an operator spec: the ``--params`` macros
