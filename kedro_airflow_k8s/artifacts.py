@@ -2,83 +2,39 @@
 
 from __future__ import annotations
 
-import fnmatch
 import gzip
 import hashlib
-import importlib.util
 import io
-import os
-import re
-import shlex
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import jinja2
-
-from kedro_airflow_k8s.atomic import write_atomic
+from kedro_airflow_k8s.atomic import write_if_changed
 from kedro_airflow_k8s.conf_allowlist import select_conf_files
 from kedro_airflow_k8s.config import RunConfig
-from kedro_airflow_k8s.credential_scan import Finding, scan_bytes
+from kedro_airflow_k8s.credential_scan import Finding, scan_bytes, secret_path
 from kedro_airflow_k8s.credential_scan import describe as describe_findings
 from kedro_airflow_k8s.errors import UserError
+from kedro_airflow_k8s.spark_scripts import render_entry_script, render_init_script, user_script
+from kedro_airflow_k8s.wheel import FIXED_EPOCH, build_wheel, scan_wheel, wheel_digest
 
-# File and directory names that may hold secrets (matched case-insensitively). The content
-# check (credential_scan) is the real guard; names catch what has no recognisable shape.
-SECRET_PATTERNS = (
-    "credentials*",
-    "*secret*",
-    "*token*",
-    "*password*",
-    "*passwd*",
-    "service-account*",
-    "service_account*",
-    "*sa-key*",
-    "*sa_key*",
-    "*private-key*",
-    "*private_key*",
-    "*privatekey*",
-    "kaggle.json",
-    "*.pem",
-    "*.key",
-    "*.p12",
-    "*.pfx",
-    "*.jks",
-    "*.keystore",
-    ".env*",
-    "id_rsa*",
-    "id_ed25519*",
-    ".netrc",
-    ".pgpass",
-)
-# Leave out the pattern that also matches honest names such as tokenizer.json.
-WHEEL_SECRET_PATTERNS = tuple(p for p in SECRET_PATTERNS if p != "*token*")
-# Directories that never travel in the wheel: history, environments, caches.
-DENIED_DIRS = frozenset(
-    {".git", "data", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
-)
-# Top-level project entries a wheel build never reads; skipping them keeps the copy small.
-NOT_FOR_WHEEL = frozenset(
-    {"conf", "data", "build", "dist", "logs", "notebooks", "sessions", "mlruns"}
-)
-# Zip and tar need a date after 1980; a fixed one makes equal content give equal bytes.
-FIXED_EPOCH = 315532800
-
-_TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("kedro_airflow_k8s", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    autoescape=False,
-)
-_TEMPLATES.filters["shquote"] = shlex.quote
+__all__ = [  # the wheel and the scripts are built by their own modules
+    "Artifact",
+    "ArtifactSet",
+    "build_artifacts",
+    "build_wheel",
+    "conf_archive",
+    "git_version",
+    "render_entry_script",
+    "render_init_script",
+    "scan_wheel",
+    "select_conf_files",
+    "warn_local_paths",
+]
 
 
 @dataclass(frozen=True)
@@ -154,8 +110,8 @@ def build_artifacts(
     included, excluded = select_conf_files(
         conf_dir, env, config_patterns, run_config.spark.conf_include
     )
-    excluded += [(rel, "its name looks like a secret") for rel in included if _secret_name(rel)]
-    included = [rel for rel in included if not _secret_name(rel)]
+    excluded += [(rel, "its name looks like a secret") for rel in included if secret_path(rel)]
+    included = [rel for rel in included if not secret_path(rel)]
     if env == "local":
         warnings.append(
             f"env 'local' is never packaged (it holds credentials): the Spark cluster gets "
@@ -165,8 +121,8 @@ def build_artifacts(
         raise UserError(
             f"{conf_dir / env} does not exist: create it or compile with an env that exists"
         )
-    user_init = _user_script(project_path, run_config.spark.user_init_path, "user_init_path")
-    user_post = _user_script(
+    user_init = user_script(project_path, run_config.spark.user_init_path, "user_init_path")
+    user_post = user_script(
         project_path, run_config.spark.user_post_init_path, "user_post_init_path"
     )
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +155,7 @@ def build_artifacts(
         version = git_version(project_path, [conf_dir.parent / rel for rel in included], out_dir)
         if version is None:
             # The init script names the version, so it is hashed with a placeholder in its place.
-            parts = (_wheel_digest(wheel_path), conf_bytes, entry_text.encode())
+            parts = (wheel_digest(wheel_path), conf_bytes, entry_text.encode())
             parts += (init_text("{version}").encode(),)
             digest = hashlib.sha256(b"".join(hashlib.sha256(part).digest() for part in parts))
             version = "h" + digest.hexdigest()[:12]
@@ -215,7 +171,7 @@ def build_artifacts(
         made = {}
         for kind, (data, mode) in contents.items():
             made[kind] = Artifact(names[kind], target / names[kind], kind)
-            _write_atomic(made[kind].path, data, mode)
+            write_if_changed(made[kind].path, data, mode)
     return ArtifactSet(
         version=version,
         **made,
@@ -239,33 +195,12 @@ def artifact_names(package_name: str, env: str, version: str) -> dict[str, str]:
     }
 
 
-def looks_secret(name: str, patterns: tuple[str, ...] = SECRET_PATTERNS) -> bool:
-    """Whether a file or directory name is one that often holds credentials or keys."""
-    lowered = name.lower()
-    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in patterns)
-
-
 def scan_conf_files(conf_dir: Path, files: list[str]) -> list[Finding]:
     """Credentials inside the conf files that would ship (paths as ``select_conf_files``)."""
     findings: list[Finding] = []
     for rel in files:
         findings += scan_bytes((conf_dir.parent / rel).read_bytes(), rel)
     return findings
-
-
-def scan_wheel(wheel: Path) -> list[Finding]:
-    """Credentials inside the wheel's files (its own metadata aside), and package data
-    named like a secret."""
-    findings: list[Finding] = secret_names_in_wheel(wheel)
-    with zipfile.ZipFile(wheel) as archive:
-        for name in archive.namelist():
-            if ".dist-info/" not in name and not name.endswith("/"):
-                findings += scan_bytes(archive.read(name), f"{wheel.name}:{name}")
-    return findings
-
-
-def _secret_name(relative: str) -> bool:
-    return any(looks_secret(part, WHEEL_SECRET_PATTERNS) for part in relative.split("/"))
 
 
 def conf_archive(conf_dir: Path, files: list[str], env: str) -> bytes:
@@ -304,48 +239,6 @@ def conf_archive(conf_dir: Path, files: list[str], env: str) -> bytes:
     return buffer.getvalue()
 
 
-def build_wheel(project_path: Path, dest_dir: Path, exclude: Path | None = None) -> Path:
-    """Build the project wheel the way ``kedro package`` does (PEP 517, ``python -m build``).
-
-    The build runs on a copy of the project without data, conf, history or
-    environments, so it never writes into the project nor picks up a stale
-    ``build/``. It is not isolated (works offline): the build backend must be
-    installed here. ``scan_wheel`` says whether it may leave the machine.
-    """
-    backend = _build_backend(project_path)
-    module = backend.split(":")[0].split(".")[0]
-    if not _importable(module):
-        raise UserError(
-            f"the project's build backend '{backend}' is not installed in this Python "
-            f"({sys.executable}): install the package that provides '{module}'"
-        )
-    if not _importable("build"):
-        raise UserError(
-            f"building the project wheel needs 'build': pip install build ({sys.executable})"
-        )
-    with tempfile.TemporaryDirectory(prefix="kak-wheel-") as workdir:
-        source = Path(workdir) / "project"
-        shutil.copytree(
-            project_path, source, symlinks=True, ignore=_wheel_copy_filter(project_path, exclude)
-        )
-        out = Path(workdir) / "dist"
-        result = subprocess.run(
-            [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), "."],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "SOURCE_DATE_EPOCH": str(FIXED_EPOCH)},
-        )
-        wheels = sorted(out.glob("*.whl")) if out.is_dir() else []
-        if result.returncode != 0 or len(wheels) != 1:
-            output = (result.stdout + result.stderr).strip().splitlines()[-20:]
-            raise UserError(
-                f"building the wheel of {project_path} failed (python -m build --wheel):\n"
-                + "\n".join(output)
-            )
-        return Path(shutil.move(str(wheels[0]), dest_dir / wheels[0].name))
-
-
 def git_version(project_path: Path, files: list[Path], out_dir: Path | None = None) -> str | None:
     """The short commit sha if the project's git tree is clean and tracks ``files``, else None.
 
@@ -382,42 +275,6 @@ def git_version(project_path: Path, files: list[Path], out_dir: Path | None = No
     return sha.strip()
 
 
-def render_entry_script(package_name: str) -> str:
-    """``spark_run.py``: the main file of the Spark applications (see the template's docstring)."""
-    text = _TEMPLATES.get_template("spark_run.py.j2").render(package_name=package_name)
-    compile(text, "spark_run.py", "exec")  # a broken entry script must fail here, not on a cluster
-    return text
-
-
-def render_init_script(
-    *,
-    package_name: str,
-    version: str,
-    artifacts_url: str,
-    wheel_name: str,
-    conf_name: str,
-    entry_name: str,
-    conf_root: str = "conf",
-    python: str = "python3",
-    user_init: tuple[str, str] | None = None,
-    user_post: tuple[str, str] | None = None,
-) -> str:
-    """The cluster init script; ``user_init``/``user_post`` are (path shown, shell text)."""
-    return _TEMPLATES.get_template("init_script.sh.j2").render(
-        package_name=package_name,
-        version=version,
-        artifacts_url=artifacts_url,
-        wheel_name=wheel_name,
-        conf_name=conf_name,
-        entry_name=entry_name,
-        conf_root=conf_root,
-        python=python,
-        project_home=f"/opt/{package_name}",
-        user_init=user_init,
-        user_post=user_post,
-    )
-
-
 def warn_local_paths(filepaths: Mapping[str, str | None], visible: bool) -> list[str]:
     """One warning naming the Spark datasets whose relative local path a remote cluster
     cannot see; none when Spark runs where the project is (``visible``).
@@ -442,82 +299,3 @@ def warn_local_paths(filepaths: Mapping[str, str | None], visible: bool) -> list
         f"{count} on a relative local path the Spark cluster cannot see: {shown}; use a "
         "shared filesystem URL (gs://, s3://, hdfs://)"
     ]
-
-
-def _user_script(project_path: Path, relative: str | None, key: str) -> tuple[str, str] | None:
-    if relative is None:
-        return None
-    path = project_path / "src" / relative
-    if not path.is_file():
-        raise UserError(
-            f"run_config.spark.{key}: {path} does not exist (the path is relative to "
-            f"{project_path / 'src'})"
-        )
-    lines = path.read_text(encoding="utf-8").splitlines()
-    if lines and lines[0].startswith("#!"):
-        lines = lines[1:]  # the init script has its own shebang; a second one is noise
-    return f"src/{relative}", "\n".join(lines).strip("\n")
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` whole or not at all; equal files stay put."""
-    if path.is_file() and path.read_bytes() == data:
-        return
-    write_atomic(path, data, mode)
-
-
-def _wheel_copy_filter(project_path: Path, exclude: Path | None):
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        here = Path(directory)
-        skipped = set()
-        for name in names:
-            path = here / name
-            if path.is_dir() and (
-                name.startswith(".")
-                or name in DENIED_DIRS - {"data"}
-                or (path / "pyvenv.cfg").exists()
-                or path == exclude
-                or (here == project_path and name in NOT_FOR_WHEEL)
-            ):
-                skipped.add(name)
-            elif name.lower().startswith(".env"):
-                skipped.add(name)
-        return skipped
-
-    return ignore
-
-
-def secret_names_in_wheel(wheel: Path) -> list[Finding]:
-    """Package data whose file or folder name is one that usually holds credentials."""
-    with zipfile.ZipFile(wheel) as archive:
-        return [
-            Finding(f"{wheel.name}:{name}", 1, "a file whose name looks like a secret")
-            for name in archive.namelist()
-            if not name.endswith((".py", ".pyi", ".pyc", ".so", ".pyd"))
-            and ".dist-info/" not in name
-            and any(looks_secret(part, WHEEL_SECRET_PATTERNS) for part in name.split("/"))
-        ]
-
-
-def _wheel_digest(wheel: Path) -> bytes:
-    # Hash the entries, not the zip: the same files give the same version whatever the timestamps.
-    digest = hashlib.sha256()
-    with zipfile.ZipFile(wheel) as archive:
-        for name in sorted(archive.namelist()):
-            digest.update(name.encode() + b"\0" + archive.read(name) + b"\0")
-    return digest.digest()
-
-
-def _build_backend(project_path: Path) -> str:
-    pyproject = project_path / "pyproject.toml"
-    if not pyproject.is_file():
-        raise UserError(f"{project_path} has no pyproject.toml: it is not a Kedro 1.x project")
-    match = re.search(
-        r"^\s*build-backend\s*=\s*[\"']([^\"']+)[\"']", pyproject.read_text(), re.MULTILINE
-    )
-    # PEP 517: without a build-backend key, frontends fall back to setuptools.
-    return match.group(1) if match else "setuptools.build_meta:__legacy__"
-
-
-def _importable(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None

@@ -17,11 +17,18 @@ def current_umask() -> int:
 
 
 @contextmanager
-def atomic_file(path: Path, mode: int | None = None) -> Iterator[BinaryIO]:
+def atomic_file(
+    path: Path, mode: int | None = None, temp: Path | None = None
+) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` when the block ends without an error; readers
-    see the old file or the new one, whole. ``mode`` defaults to what the umask gives."""
+    see the old file or the new one, whole. ``mode`` defaults to what the umask gives;
+    ``temp`` names the temporary file (it must not exist), else a fresh name is chosen."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if temp is None:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        temp = Path(name)
+    else:
+        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
@@ -31,7 +38,7 @@ def atomic_file(path: Path, mode: int | None = None) -> Iterator[BinaryIO]:
         os.chmod(temp, mode if mode is not None else 0o666 & ~current_umask())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 
@@ -39,3 +46,10 @@ def write_atomic(path: Path, data: str | bytes, mode: int | None = None) -> None
     """Write ``data`` (text is UTF-8) to ``path`` whole or not at all."""
     with atomic_file(path, mode) as stream:
         stream.write(data.encode("utf-8") if isinstance(data, str) else data)
+
+
+def write_if_changed(path: Path, data: bytes, mode: int | None = None) -> None:
+    """``write_atomic``, except that a file that already holds ``data`` stays as it is."""
+    if path.is_file() and path.read_bytes() == data:
+        return
+    write_atomic(path, data, mode)

@@ -1,7 +1,8 @@
-"""Find credentials in file contents: private-key blocks, service-account keys, cloud key pairs."""
+"""Find credentials in files: private keys, service-account keys, cloud key pairs, secret names."""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -122,3 +123,46 @@ def describe(findings: Iterable[Finding], what: str, limit: int = 20) -> str:
         "metadata server. See docs: troubleshooting, 'Credentials and the conf archive'."
     )
     return "\n".join(lines)
+
+
+# File and directory names that may hold secrets (matched case-insensitively). The content
+# check above is the real guard; names catch what has no recognisable shape.
+SECRET_PATTERNS = (
+    "credentials*",
+    "*secret*",
+    "*token*",
+    "*password*",
+    "*passwd*",
+    "service-account*",
+    "service_account*",
+    "*sa-key*",
+    "*sa_key*",
+    "*private-key*",
+    "*private_key*",
+    "*privatekey*",
+    "kaggle.json",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    ".env*",
+    "id_rsa*",
+    "id_ed25519*",
+    ".netrc",
+    ".pgpass",
+)
+# Leave out the pattern that also matches honest names such as tokenizer.json.
+WHEEL_SECRET_PATTERNS = tuple(p for p in SECRET_PATTERNS if p != "*token*")
+
+
+def looks_secret(name: str, patterns: tuple[str, ...] = SECRET_PATTERNS) -> bool:
+    """Whether a file or directory name is one that often holds credentials or keys."""
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern) for pattern in patterns)
+
+
+def secret_path(relative: str) -> bool:
+    """Whether a folder or file of the relative path ``relative`` is named like a secret."""
+    return any(looks_secret(part, WHEEL_SECRET_PATTERNS) for part in relative.split("/"))

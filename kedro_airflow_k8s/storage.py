@@ -22,6 +22,7 @@ import fsspec
 from fsspec.callbacks import DEFAULT_CALLBACK, Callback
 from fsspec.implementations.local import LocalFileSystem
 
+from kedro_airflow_k8s.atomic import atomic_file
 from kedro_airflow_k8s.errors import UserError
 
 log = logging.getLogger("kedro_airflow_k8s.publish")
@@ -184,16 +185,9 @@ def partial_name(path: str) -> str:
 
 
 def _write_local(path: str, local: Path, size: int, progress: bool) -> None:
-    temp = partial_name(path)
-    try:
-        handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        with os.fdopen(handle, "wb") as sink, local.open("rb") as source:
-            _copy(source, sink, size, local.name, progress)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(temp, path)  # atomic within one directory
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    temp = Path(partial_name(path))
+    with atomic_file(Path(path), 0o644, temp) as sink, local.open("rb") as source:
+        _copy(source, sink, size, local.name, progress)
 
 
 def _write_staged(target: Target, local: Path, size: int, progress: bool) -> None:
