@@ -34,6 +34,8 @@ from kedro_airflow_k8s.config_types import (
 )
 from kedro_airflow_k8s.controls_config import CallbacksConfig
 from kedro_airflow_k8s.errors import ConfigError
+from kedro_airflow_k8s.mlflow_config import MlflowConfig
+from kedro_airflow_k8s.pod_config import PodTemplate, ResourceProfile, Toleration
 from kedro_airflow_k8s.spark_config import (
     SPARK_RESOURCES_TAG_PREFIX,
     NoSparkConfig,
@@ -44,6 +46,10 @@ from kedro_airflow_k8s.storage_options import StorageOptions
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "MlflowConfig",
+    "PodTemplate",
+    "ResourceProfile",
+    "Toleration",
     "SPARK_RESOURCES_TAG_PREFIX",
     "SPARK_TAG",
     "NameList",
@@ -60,57 +66,6 @@ RESOURCES_TAG_PREFIX = "kedro-airflow-k8s.resources."
 POD_TEMPLATE_TAG_PREFIX = "kedro-airflow-k8s.pod-template."
 # Names Jinja reads as an operator or a constant in `{{ name }}`, never as a variable.
 JINJA_KEYWORDS = frozenset({"not", "true", "false", "none", "True", "False", "None"})
-
-
-class Toleration(StrictModel):
-    """A Kubernetes toleration for the pod."""
-
-    key: str | None = None
-    """Taint key the toleration matches; all keys when unset with operator Exists."""
-    operator: Literal["Equal", "Exists"] = "Equal"
-    """Equal matches key and value; Exists matches any value of the key."""
-    value: Text | None = None
-    """Taint value to match (operator Equal)."""
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    """Taint effect to match; all effects when unset."""
-    toleration_seconds: int | None = None
-    """How long a NoExecute taint is tolerated before eviction."""
-
-
-class ResourceProfile(StrictModel):
-    """Pod settings for the nodes tagged ``kedro-airflow-k8s.resources.<profile>``."""
-
-    requests: dict[str, Quantity] = Field(
-        default_factory=dict, description="Container requests, e.g. {cpu: '1', memory: 2Gi}."
-    )
-    limits: dict[str, Quantity] = Field(
-        default_factory=dict, description="Container limits, e.g. {memory: 4Gi, nvidia.com/gpu: 1}."
-    )
-    node_selectors: dict[str, Text] = Field(default_factory=dict)
-    """Node labels the pod must be scheduled on, e.g. {pool: highmem}."""
-    tolerations: list[Toleration] = Field(default_factory=list)
-    """Taints the pod tolerates."""
-    labels: dict[str, Text] = Field(default_factory=dict)
-    """Labels added to the pod."""
-    annotations: dict[str, Text] = Field(default_factory=dict)
-    """Annotations added to the pod."""
-
-
-class PodTemplate(StrictModel):
-    """A pod template for nodes tagged ``kedro-airflow-k8s.pod-template.<name>``."""
-
-    file: str | None = Field(
-        default=None, description="Path of a pod template YAML file on the Airflow worker."
-    )
-    spec: dict[str, Any] | None = Field(
-        default=None, description="The pod template itself, as a mapping (apiVersion, kind, spec)."
-    )
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> PodTemplate:
-        if (self.file is None) == (self.spec is None):
-            raise ValueError("set exactly one of 'file' and 'spec'")
-        return self
 
 
 class ExternalDependency(StrictModel):
@@ -154,79 +109,6 @@ class LocalRunner(StrictModel):
         description="Python with the project installed, which runs kedro when trigger_params "
         "are set; defaults to the python beside kedro_command when that is a path, else python.",
     )
-
-
-MLFLOW_TAG_KEY = re.compile(r"[\w\-. /]{1,250}")
-
-
-class MlflowConfig(StrictModel):
-    """One MLflow run per DAG run: the tracking server, the experiment and the run's name."""
-
-    tracking_uri: str | None = Field(
-        default=None,
-        description="URL of the MLflow tracking server the tasks log to, e.g. "
-        "http://mlflow.mlflow.svc:5000. Without conn_id the start and end tasks use it too.",
-    )
-    conn_id: str | None = Field(
-        default=None,
-        description="Airflow HTTP connection to the tracking server for the start and end tasks, "
-        "with its credentials (login and password, or headers in extra). Without tracking_uri "
-        "the tasks log to the connection's URL.",
-    )
-    experiment_name: str | None = Field(
-        default=None,
-        description="MLflow experiment of the runs, created if missing; the DAG id if unset.",
-    )
-    run_name: str = Field(
-        default="{{ dag.dag_id }} {{ run_id }}",
-        description="Name of each MLflow run: an Airflow template, rendered for each DAG run.",
-    )
-    tags: dict[str, Text] = Field(
-        default_factory=dict,
-        description="Tags of every MLflow run, besides the DAG id, run id, commit and plugin "
-        "version the start task sets.",
-    )
-
-    @field_validator("tracking_uri")
-    @classmethod
-    def _http_without_credentials(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(
-                f"'{value}' is not the http(s):// URL of an MLflow tracking server; the DAG "
-                "talks to MLflow over its REST API, so file, sqlite and databricks URIs cannot "
-                "be used here"
-            )
-        if parts.username or parts.password:
-            raise ValueError(
-                "the URL holds credentials, which would be written into the DAG file; put them "
-                "in an Airflow HTTP connection and name it with conn_id"
-            )
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _tag_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not MLFLOW_TAG_KEY.fullmatch(key):
-                raise ValueError(
-                    f"{key!r} is not an MLflow tag key (1 to 250 letters, digits, and _ - . / "
-                    "or spaces)"
-                )
-        return value
-
-    @model_validator(mode="after")
-    def _server_known(self) -> MlflowConfig:
-        if not self.tracking_uri and not self.conn_id:
-            raise ValueError(
-                "set tracking_uri (the MLflow server's URL) or conn_id (an Airflow HTTP "
-                "connection to it), or both"
-            )
-        return self
 
 
 class RunConfig(StrictModel):

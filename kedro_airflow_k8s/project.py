@@ -6,24 +6,30 @@ starts a SparkSession, never needs Java and never reads credentials.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from kedro_airflow_k8s.config import CONFIG_FILE, PluginConfig, parse_config
-from kedro_airflow_k8s.config_files import ConfigSources, matching_files, read_mapping
+from kedro_airflow_k8s.catalog_entries import check_catalog_types, strip_credentials
+from kedro_airflow_k8s.config import PluginConfig, parse_config
+from kedro_airflow_k8s.config_files import ConfigSources, matching_files
+from kedro_airflow_k8s.config_loader import (
+    CONFIG_PATTERNS,
+    check_conf_source,
+    make_config_loader,
+    own_spark_section,
+    project_patterns,
+    read_config,
+)
 from kedro_airflow_k8s.cycle_collection import cycle_collection_paused
 from kedro_airflow_k8s.errors import UserError, one_paragraph
+from kedro_airflow_k8s.pipeline_registry import load_pipeline, registered_pipeline_names
 from kedro_airflow_k8s.selection import NothingSelected, PipelineFilter
 from kedro_airflow_k8s.spark_config import with_env_section
-
-CONFIG_PATTERNS = ["airflow-k8s*", "airflow-k8s/**"]
 
 
 def default_env() -> str:
@@ -77,7 +83,7 @@ class KedroProject:
         """The project's parameters in this env (read only when a feature needs them)."""
         if self.config_loader is None:
             return {}
-        return _read(self.config_loader, "parameters", required=False, env=self.env)
+        return read_config(self.config_loader, "parameters", required=False, env=self.env)
 
     @cached_property
     def _catalog_type(self) -> Any:
@@ -133,19 +139,6 @@ def git_commit(path: Path) -> str | None:
         return None
     sha = result.stdout.strip()
     return sha if result.returncode == 0 and sha else None
-
-
-def _strip_credentials(catalog_config: dict[str, Any]) -> dict[str, Any]:
-    # Dataset types never depend on credentials; leaving them out means compile
-    # works where conf/local is absent and no secret is ever loaded.
-    cleaned = copy.deepcopy(catalog_config)
-    for entry in cleaned.values():
-        if isinstance(entry, dict):
-            entry.pop("credentials", None)
-            for nested in ("dataset", "filepath_arguments"):
-                if isinstance(entry.get(nested), dict):
-                    entry[nested].pop("credentials", None)
-    return cleaned
 
 
 def load_project(
@@ -208,15 +201,7 @@ def load_projects(
             conf_source = check_conf_source(Path(conf_source), env)
         else:
             conf_source = path / settings.CONF_SOURCE
-        loader_class = settings.CONFIG_LOADER_CLASS
-        loader_args = with_env_resolver(loader_class, settings.CONFIG_LOADER_ARGS)
-        with warnings.catch_warnings():
-            # OmegaConf deprecates the resolver-registration call Kedro makes for us.
-            warnings.filterwarnings(
-                "ignore", message=".*register_new_resolver", category=UserWarning
-            )
-            config_loader = loader_class(conf_source=str(conf_source), env=env, **loader_args)
-        config_loader.config_patterns.update({"airflow-k8s": CONFIG_PATTERNS})
+        config_loader = make_config_loader(settings, conf_source, env)
         catalog_class = settings.DATA_CATALOG_CLASS if load_pipelines else None
     except Exception as error:  # noqa: BLE001 - settings.py and the loader are project code
         raise UserError(
@@ -225,27 +210,21 @@ def load_projects(
         ) from error
 
     sources = ConfigSources(matching_files(conf_source, env, CONFIG_PATTERNS), conf_source.parent)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*register_new_resolver", category=UserWarning)
-        raw_config = _read(config_loader, "airflow-k8s", required=require_config, env=env)
+    raw_config = read_config(config_loader, "airflow-k8s", required=require_config, env=env)
     if env != "base":
         files = matching_files(conf_source, env, CONFIG_PATTERNS)
         raw_config = with_env_section(
             raw_config,
-            _own_spark_section(files, conf_source / "base"),
-            _own_spark_section(files, conf_source / env),
+            own_spark_section(files, conf_source / "base"),
+            own_spark_section(files, conf_source / env),
         )
     catalog_config: dict[str, Any] = {}
     catalog = None
     if load_pipelines:
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=".*register_new_resolver", category=UserWarning
-            )
-            catalog_config = _read(config_loader, "catalog", required=False, env=env)
+        catalog_config = read_config(config_loader, "catalog", required=False, env=env)
         catalog_config = {k: v for k, v in catalog_config.items() if not str(k).startswith("_")}
         check_catalog_types(catalog_config, env)
-        catalog_config = _strip_credentials(catalog_config)
+        catalog_config = strip_credentials(catalog_config)
         try:
             catalog = catalog_class.from_config(catalog=catalog_config)
         except Exception as error:  # noqa: BLE001
@@ -298,35 +277,6 @@ def load_projects(
     return projects
 
 
-def check_conf_source(conf_source: Path, env: str) -> Path:
-    """A ``--conf-source`` directory must hold the env's directory, as Kedro requires."""
-    if conf_source.is_dir() and not (conf_source / env).is_dir():
-        raise UserError(
-            f"--conf-source {conf_source} has no '{env}' directory: Kedro reads conf/base "
-            f"and conf/<env> from it; create {conf_source / env} or pass another --env"
-        )
-    return conf_source
-
-
-def registered_pipeline_names(path: Path) -> list[str]:
-    """Names of the registered pipelines that have nodes, ``__default__`` first."""
-    from kedro.framework.project import pipelines
-
-    try:
-        registered = dict(pipelines)
-    except Exception as error:  # noqa: BLE001 - the registry runs the project's code
-        raise UserError(
-            f"the pipeline registry of the project at {path} fails: {one_paragraph(error, path)}"
-        ) from error
-    names = sorted(
-        (str(name) for name, pipeline in registered.items() if getattr(pipeline, "nodes", None)),
-        key=lambda name: (name != "__default__", name),
-    )
-    if not names:
-        raise UserError(f"the project at {path} registers no pipeline with nodes")
-    return names
-
-
 def bootstrap_kedro(path: Path) -> tuple[Any, Any]:
     """Kedro's bootstrap of the project at ``path``: its metadata and settings."""
     from kedro.framework.project import settings
@@ -348,143 +298,3 @@ def import_settings(package_name: str) -> None:
     name = f"{package_name}.settings"
     if importlib.util.find_spec(name) is not None:
         importlib.import_module(name)
-
-
-def project_patterns(config_loader: Any) -> dict[str, list[str]]:
-    """The config loader's file patterns (Kedro's and settings.py's), ours left out."""
-    patterns = getattr(config_loader, "config_patterns", None) or {}
-    return {
-        str(key): [str(p) for p in value]
-        for key, value in patterns.items()
-        if key != "airflow-k8s" and isinstance(value, (list, tuple))
-    }
-
-
-def load_pipeline(path: Path, pipeline_name: str) -> Any:
-    """The registered pipeline ``pipeline_name``; a registry or node module that fails, a
-    pipeline Kedro refuses (cycle, duplicate outputs) or an empty one is a UserError."""
-    from kedro.framework.project import pipelines
-    from kedro.pipeline import Pipeline
-
-    try:
-        registered = dict(pipelines)
-    except Exception as error:  # noqa: BLE001 - the registry runs the project's code
-        raise UserError(
-            f"the pipeline registry of the project at {path} fails: {one_paragraph(error, path)}"
-        ) from error
-    if pipeline_name not in registered:
-        known = ", ".join(sorted(map(str, registered))) or "none"
-        raise UserError(
-            f"pipeline '{pipeline_name}' is not registered in the project; known pipelines: {known}"
-        )
-    pipeline = registered[pipeline_name]
-    if not isinstance(pipeline, Pipeline):
-        raise UserError(
-            f"register_pipelines() maps '{pipeline_name}' to a {type(pipeline).__name__}, "
-            "not a kedro Pipeline"
-        )
-    if not pipeline.nodes:
-        raise UserError(
-            f"pipeline '{pipeline_name}' has no nodes: there is nothing to compile; "
-            "check register_pipelines() or choose another pipeline with --pipelines"
-        )
-    return pipeline
-
-
-def check_catalog_types(catalog_config: dict[str, Any], env: str) -> None:
-    """Refuse catalog entries that are not mappings or name a dataset class that does not
-    exist. A class whose own dependencies are missing here still passes: it exists, and
-    the image that runs it may have them."""
-    from kedro_airflow_k8s.dataset_classes import dataset_class_exists
-
-    checked: dict[str, bool] = {}
-    for name, entry in catalog_config.items():
-        where = f"catalog entry '{name}' (env '{env}')"
-        if not isinstance(entry, dict):
-            # The value itself is not shown: it may be a credential written in the wrong place.
-            raise UserError(
-                f"{where} must be a mapping with a `type`, not a {type(entry).__name__}"
-            )
-        dataset_type = entry.get("type")
-        if not isinstance(dataset_type, str) or not dataset_type.strip():
-            raise UserError(
-                f"{where} has no `type`: set it to a dataset class such as pandas.CSVDataset"
-            )
-        if dataset_type not in checked:
-            checked[dataset_type] = dataset_class_exists(dataset_type)
-        if not checked[dataset_type]:
-            raise UserError(
-                f"{where} has the type '{dataset_type}', which is not a dataset class "
-                "Kedro can find (tried it as given, under kedro_datasets. and under kedro.io.); "
-                "check the spelling or install the package that provides it"
-            )
-
-
-def with_env_resolver(loader_class: type, loader_args: dict[str, Any]) -> dict[str, Any]:
-    """Loader arguments for reading airflow-k8s.yml.
-
-    ``${oc.env:...}`` is enabled (deployment settings such as image tags come from
-    the environment; Kedro enables it only for credentials by default), and an
-    environment's file is merged key by key into conf/base ("soft" merge), so
-    conf/prod/airflow-k8s.yml can change one value without repeating the rest.
-    """
-    from kedro.config import OmegaConfigLoader
-    from omegaconf.resolvers import oc
-
-    args = dict(loader_args)
-    if isinstance(loader_class, type) and issubclass(loader_class, OmegaConfigLoader):
-        resolvers = dict(args.get("custom_resolvers") or {})
-        resolvers.setdefault("oc.env", oc.env)
-        args["custom_resolvers"] = resolvers
-        strategies = dict(args.get("merge_strategy") or {})
-        strategies.setdefault("airflow-k8s", "soft")
-        args["merge_strategy"] = strategies
-    return args
-
-
-def _own_spark_section(files: list[Path], conf_dir: Path) -> dict[str, Any] | None:
-    """run_config.spark as the files of one conf folder write it (interpolations unresolved).
-
-    Only its keys and ``type`` are used: whether the env changes the Spark backend, and which
-    keys it sets itself.
-    """
-    section: dict[str, Any] | None = None
-    for path in files:
-        if conf_dir not in path.parents:
-            continue
-        content = read_mapping(path, str(path)) or {}
-        run_config = content.get("run_config")
-        spark = run_config.get("spark") if isinstance(run_config, dict) else None
-        if isinstance(spark, dict):
-            section = {**(section or {}), **spark}
-    return section
-
-
-def _read(config_loader: Any, key: str, required: bool, env: str) -> dict[str, Any]:
-    from kedro.config import MissingConfigException
-
-    try:
-        value = config_loader[key]
-    except MissingConfigException:
-        if required:
-            raise UserError(
-                f"no {CONFIG_FILE} found in conf/base or conf/{env}: run "
-                "'kedro airflow-k8s init <AIRFLOW_URL>' to create conf/base/airflow-k8s.yml"
-            ) from None
-        return {}
-    except Exception as error:  # noqa: BLE001 - YAML and interpolation errors
-        _refuse_non_mappings(config_loader, key, env)
-        raise UserError(
-            f"cannot read the {key} configuration of env '{env}': {one_paragraph(error)}"
-        ) from error
-    if value is not None and not hasattr(value, "items"):
-        _refuse_non_mappings(config_loader, key, env)
-        raise UserError(f"the {key} configuration of env '{env}' must be a mapping of keys")
-    return dict(value or {})
-
-
-def _refuse_non_mappings(config_loader: Any, key: str, env: str) -> None:
-    """Name the file whose top level is a list or scalar, the usual cause of a merge error."""
-    conf_source = Path(getattr(config_loader, "conf_source", "") or ".")
-    patterns = getattr(config_loader, "config_patterns", {}).get(key) or []
-    ConfigSources(matching_files(conf_source, env, patterns), conf_source.parent)
