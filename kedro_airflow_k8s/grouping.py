@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import re
-import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,11 +25,9 @@ from kedro_airflow_k8s.namespace_grouping import (
 from kedro_airflow_k8s.plan import Plan, Task, topological_order
 from kedro_airflow_k8s.profiles import SPARK_RESOURCES, tagged_names
 from kedro_airflow_k8s.spark_merge import MergeRules, merge_adjacent_spark_tasks
+from kedro_airflow_k8s.task_ids import task_id_of_name, unique_task_ids
 
-# Airflow allows 250 characters; 150 leaves room for the "spark_" prefix and hash
-# suffixes, so every task id stays under 200.
-_NAME_BUDGET = 150
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+__all__ = ["build_plan", "task_id_of_name"]
 
 
 def build_plan(
@@ -271,7 +266,7 @@ def _assemble(
         members.setdefault(task_of.find(node), []).append(node)
     roots = list(members)  # by first node in pipeline order
     spark_roots = {root for root in roots if any(is_spark[n] for n in members[root])}
-    task_ids = _task_ids(graph.names, members, spark_roots)
+    task_ids = unique_task_ids(graph.names, members, spark_roots)
     upstream: dict[int, set[int]] = {root: set() for root in roots}
     for edge in graph.edges:
         source, target = task_of.find(edge.producer), task_of.find(edge.consumer)
@@ -355,54 +350,3 @@ def _nearest_anchors(
             target = edge.consumer
             after[edge.producer] = target if anchors[target] else after[target]
     return before, after
-
-
-def _task_ids(
-    names: list[str], members: dict[int, list[int]], spark_roots: set[int]
-) -> dict[int, str]:
-    """Unique Airflow task ids; each task is named after its first node (see ``task_name``)."""
-    wanted = {
-        root: task_name("spark" if root in spark_roots else "node", names[nodes[0]])
-        for root, nodes in members.items()
-    }
-    # A task named exactly after its own single node keeps that name on a collision.
-    single_first = sorted(members, key=lambda r: (r in spark_roots or len(members[r]) > 1, r))
-    taken: set[str] = set()
-    result: dict[int, str] = {}
-    for root in single_first:
-        task_id = wanted[root]
-        if task_id in taken:
-            task_id = f"{task_id}_{_digest(names[members[root][0]])}"
-        suffix = 2
-        candidate = task_id
-        while candidate in taken:
-            candidate = f"{task_id}_{suffix}"
-            suffix += 1
-        taken.add(candidate)
-        result[root] = candidate
-    return result
-
-
-def task_name(kind: str, first_node: str) -> str:
-    """The task id of a task of ``kind`` whose first node (in pipeline order) is ``first_node``.
-
-    It depends on nothing else, so a task keeps its id, and Airflow its history, when its
-    group gains or loses other nodes.
-    """
-    base = task_id_of_name(first_node)
-    return f"spark_{base}" if kind == "spark" else base
-
-
-def task_id_of_name(name: str) -> str:
-    """An Airflow-safe id for a Kedro node name: itself when already safe, else an ASCII
-    transliteration plus a short hash of the original, so different names stay different.
-    """
-    if _UNSAFE.search(name) is None and name and len(name) <= _NAME_BUDGET:
-        return name
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    safe = _UNSAFE.sub("_", ascii_name).strip("_")[:_NAME_BUDGET]
-    return f"{safe or 'node'}_{_digest(name)}"
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:8]

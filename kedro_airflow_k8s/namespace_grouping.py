@@ -76,7 +76,7 @@ def explain_namespaces(
                 reasons[node] += f"; in one task with {_listed(others)} {why}"
         task_id = task.task_id
         if namespace is not None:
-            from kedro_airflow_k8s.grouping import task_id_of_name
+            from kedro_airflow_k8s.task_ids import task_id_of_name
 
             wanted = task_id_of_name(namespace)
             if wanted == task_id or wanted not in taken:
