@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from kedro_airflow_k8s import __version__
 from kedro_airflow_k8s.config import MlflowConfig, RunConfig
-from kedro_airflow_k8s.source import identifier, literal, neutralise_all, neutralise_template
+from kedro_airflow_k8s.source import literal, neutralise_all, neutralise_template
 
 START_TASK = "mlflow_start_run"
 END_TASK = "mlflow_end_run"
@@ -17,8 +16,12 @@ DAG_NAMES = frozenset(
         START_TASK,
         END_TASK,
         "MLFLOW_CONN_ID",
+        "MLFLOW_URL",
         "START_TASK_ID",
         "mlflow_api",
+        "mlflow_answer",
+        "mlflow_base_url",
+        "requests",
         "start_mlflow_run",
         "end_mlflow_run",
         "mlflow_run_filter",
@@ -26,22 +29,47 @@ DAG_NAMES = frozenset(
         "PythonOperator",
     }
 )
-IMPORTS = (
-    "import os",
-    "from airflow.providers.http.hooks.http import HttpHook",
-    "from airflow.providers.standard.operators.python import PythonOperator",
-)
+OPERATOR_IMPORT = "from airflow.providers.standard.operators.python import PythonOperator"
+CONNECTION_IMPORT = "from airflow.providers.http.hooks.http import HttpHook"
+URL_IMPORT = "import requests"  # a dependency of Airflow and of its HTTP provider
 
-# The start and end tasks' code. It runs on the Airflow worker with only Airflow and its
-# HTTP provider: no mlflow package, and the credentials stay in the Airflow connection.
-FUNCTIONS = '''
+# The start and end tasks' code runs on the Airflow worker with only Airflow and its HTTP
+# provider: no mlflow package. It reaches the server through the Airflow connection
+# mlflow.conn_id, which the deployment provides with its credentials, or else at the
+# tracking_uri written in the DAG, which holds none. Importing the DAG file changes nothing.
+BY_CONNECTION = '''
 def mlflow_api(endpoint, payload, method="POST", tolerate=()):
-    """One call of the MLflow REST API; None for an error whose code is in ``tolerate``."""
+    """One call of the MLflow REST API through the Airflow connection MLFLOW_CONN_ID."""
     hook = HttpHook(method=method, http_conn_id=MLFLOW_CONN_ID)
     body = {"data": payload} if method == "GET" else {"json": payload}
     response = hook.run(
         f"api/2.0/mlflow/{endpoint}", extra_options={"check_response": False}, **body
     )
+    return mlflow_answer(response, method, endpoint, tolerate)
+
+
+def mlflow_base_url():
+    """The tracking server's URL, from the connection (host, schema and port)."""
+    hook = HttpHook(method="GET", http_conn_id=MLFLOW_CONN_ID)
+    hook.get_conn()
+    return hook.base_url
+'''
+BY_URL = '''
+def mlflow_api(endpoint, payload, method="POST", tolerate=()):
+    """One call of the MLflow REST API of the tracking server at MLFLOW_URL."""
+    body = {"params": payload} if method == "GET" else {"json": payload}
+    url = f"{MLFLOW_URL.rstrip('/')}/api/2.0/mlflow/{endpoint}"
+    response = requests.request(method, url, timeout=60, **body)
+    return mlflow_answer(response, method, endpoint, tolerate)
+
+
+def mlflow_base_url():
+    """The tracking server's URL."""
+    return MLFLOW_URL
+'''
+FUNCTIONS = '''
+def mlflow_answer(response, method, endpoint, tolerate):
+    """The JSON answer of the MLflow REST API; None for an error whose code is in ``tolerate``."""
     if response.ok:
         return response.json()
     try:
@@ -102,9 +130,7 @@ def start_mlflow_run(experiment_name, run_name, tags, ti):
             },
         )
         run_id = created["run"]["info"]["run_id"]
-    hook = HttpHook(method="GET", http_conn_id=MLFLOW_CONN_ID)
-    hook.get_conn()
-    ti.xcom_push(key="tracking_uri", value=hook.base_url)
+    ti.xcom_push(key="tracking_uri", value=mlflow_base_url())
     ti.xcom_push(key="run_id", value=run_id)
     ti.xcom_push(key="run_name", value=run_name)
     print(f"MLflow run {run_id} of experiment {experiment_name!r} ({experiment_id})")
@@ -146,11 +172,6 @@ class MlflowRendering:
 
 def experiment_name(config: MlflowConfig, dag_id: str) -> str:
     return config.experiment_name or dag_id
-
-
-def connection_id(config: MlflowConfig, dag_id: str) -> str:
-    """The user's ``mlflow.conn_id``, else the connection this DAG defines for itself."""
-    return config.conn_id or f"kedro_mlflow_{identifier(dag_id, prefix='dag')}"
 
 
 def pulled(key: str) -> str:
@@ -197,18 +218,25 @@ def preamble(config: MlflowConfig, dag_id: str) -> str:
     lines = [
         "# MLflow: the start task opens one run per DAG run, every task logs into it",
         "# (MLFLOW_RUN_ID), and the end task closes it, through the tracking server's REST API.",
-        f"MLFLOW_CONN_ID = {literal(connection_id(config, dag_id))}",
-        f"START_TASK_ID = {literal(START_TASK)}",
     ]
-    if not config.conn_id:
-        variable = f"AIRFLOW_CONN_{connection_id(config, dag_id).upper()}"
-        value = json.dumps({"conn_type": "http", "host": config.tracking_uri})
+    if config.conn_id:
         lines += [
-            "# The connection comes from run_config.mlflow.tracking_uri; set mlflow.conn_id to",
-            "# use one of your own, with credentials, instead.",
-            f"os.environ.setdefault({literal(variable)}, {literal(value)})",
+            "# The server and its credentials: the Airflow connection mlflow.conn_id.",
+            f"MLFLOW_CONN_ID = {literal(config.conn_id)}",
         ]
-    return "\n".join(lines) + "\n\n\n" + FUNCTIONS.strip("\n")
+    else:
+        lines += [
+            "# The server: mlflow.tracking_uri; set mlflow.conn_id to an Airflow HTTP",
+            "# connection to reach it with credentials.",
+            f"MLFLOW_URL = {literal(config.tracking_uri)}",
+        ]
+    lines.append(f"START_TASK_ID = {literal(START_TASK)}")
+    api = BY_CONNECTION if config.conn_id else BY_URL
+    return "\n".join(lines) + "\n\n\n" + api.strip("\n") + "\n\n\n" + FUNCTIONS.strip("\n")
+
+
+def imports(config: MlflowConfig) -> list[str]:
+    return [OPERATOR_IMPORT, CONNECTION_IMPORT if config.conn_id else URL_IMPORT]
 
 
 def rendering(
@@ -250,7 +278,7 @@ def rendering(
         ]
     )
     return MlflowRendering(
-        imports=list(IMPORTS),
+        imports=imports(config),
         preamble=preamble(config, dag_id),
         start=start,
         end=end,

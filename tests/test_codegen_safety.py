@@ -54,7 +54,7 @@ def render(run_config: dict, nodes: list[str], node_runner: str, pipeline: str, 
         upstream = (f"t{i - 1}",) if i else ()
         tasks.append(Task(f"t{i}", "node", (name,), upstream, {name: "plain node"}))
     plan = Plan("safety", tuple(tasks))
-    ctx = DagContext("proj", "proj", env, pipeline, "/srv/project 'x'", None, {})
+    ctx = DagContext("proj", "proj", env, pipeline, "/srv/project 'x'", None)
     source = DagRenderer(plan, config, ctx).render()
     check_source(source, "safety.py")
     namespace: dict = {}

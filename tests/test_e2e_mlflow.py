@@ -43,11 +43,9 @@ METRICS = {
 }
 
 
-@pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Airflow:
-    demo.check_java()
-    airflow = airflow_home(tmp_path_factory.mktemp("e2e-mlflow") / "airflow")
-    return Airflow(airflow.home, {**airflow.env, **OFFLINE})
+# The Airflow connection of the failing DAG run: the deployment defines it in the
+# environment of its processes, and the DAG file only names it.
+CONN_ID = "mlflow_e2e"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +53,15 @@ def mlflow(tmp_path_factory: pytest.TempPathFactory):
     """The server, starting: its start-up of a minute or more overlaps Airflow's migration."""
     with mlflow_server(tmp_path_factory.mktemp("mlflow-server"), wait=False) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory, mlflow: MlflowServer) -> Airflow:
+    demo.check_java()
+    airflow = airflow_home(tmp_path_factory.mktemp("e2e-mlflow") / "airflow")
+    connection = json.dumps({"conn_type": "http", "host": mlflow.url})
+    env = {**airflow.env, **OFFLINE, f"AIRFLOW_CONN_{CONN_ID.upper()}": connection}
+    return Airflow(airflow.home, env)
 
 
 @dataclass
@@ -90,10 +97,13 @@ def plant_metrics(project: Path) -> None:
 def tracked_run(
     airflow: Airflow, mlflow: MlflowServer, work: Path, dag_id: str, failing: bool = False
 ) -> TrackedRun:
+    # The green run's start and end tasks call tracking_uri; the failing run's go through
+    # the connection CONN_ID.
+    server = {"tracking_uri": mlflow.url, **({"conn_id": CONN_ID} if failing else {})}
     settings = {
         "run_config": {
             "retries": 0,
-            "mlflow": {"tracking_uri": mlflow.url, "experiment_name": EXPERIMENT},
+            "mlflow": {**server, "experiment_name": EXPERIMENT},
         }
     }
     mlflow.wait_until_ready()
@@ -173,13 +183,14 @@ def test_the_mlflow_run_is_finished_after_a_green_dag_run(green: TrackedRun):
 
 
 def test_a_failing_node_makes_its_dag_runs_mlflow_run_failed(
-    failing: TrackedRun, green: TrackedRun
+    failing: TrackedRun, green: TrackedRun, airflow: Airflow
 ):
     run = failing.run
     assert run.state == "failed"
     assert run.task_states[airflow_task_id(run.spark_task)] == "failed"
     assert run.task_states["mlflow_end_run"] == "success"  # the teardown ran anyway
-    found = failing.only_run
+    found = failing.only_run  # opened and closed through the deployment's connection
+    assert f"MLFLOW_CONN_ID = '{CONN_ID}'" in (airflow.dags / "mlflow-demo-failing.py").read_text()
     assert found["info"]["status"] == "FAILED"
     assert tags_of(found)["airflow.run_id"] == failing.airflow_run_id
     # The nodes before the failure logged into the same run.
@@ -199,7 +210,8 @@ def test_dag_file_imports_no_mlflow_at_parse_time(green: TrackedRun, airflow: Ai
             [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
         )
     }
-    assert imported <= {"datetime", "os", "airflow", "kubernetes"}, imported
+    assert imported <= {"datetime", "airflow", "kubernetes", "requests"}, imported
+    assert "environ" not in dag_file.read_text()  # importing the file changes nothing
     # Airflow parses the file in a fresh interpreter: no mlflow module gets loaded.
     code = (
         "import json, sys\n"

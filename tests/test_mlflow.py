@@ -60,7 +60,7 @@ def render(mlflow: dict | None, node_runner: str = "kubernetes", **run_config):
             Task("report", "node", ("report",), ("prep",), {"report": "plain node"}),
         ),
     )
-    ctx = DagContext("proj", "proj", "prod", "__default__", "/srv/proj", "c0ffee", {})
+    ctx = DagContext("proj", "proj", "prod", "__default__", "/srv/proj", "c0ffee")
     source = DagRenderer(plan, parse_config({"run_config": raw}), ctx).render()
     check_source(source, "demo.py")
     namespace: dict = {}
@@ -121,9 +121,20 @@ def test_an_airflow_connection_replaces_the_url_in_the_dag_file():
     assert env["MLFLOW_TRACKING_URI"] == "http://from-connection:5000"
 
 
-def test_tracking_uri_alone_defines_the_dags_own_connection():
+def test_tracking_uri_alone_is_called_directly_and_defines_no_connection():
     source, _ = render(MLFLOW)
-    assert "os.environ.setdefault('AIRFLOW_CONN_KEDRO_MLFLOW_DEMO'" in source
+    assert f"MLFLOW_URL = '{TRACKING}'" in source
+    assert "AIRFLOW_CONN_" not in source and "MLFLOW_CONN_ID" not in source
+    assert "HttpHook" not in source
+
+
+@pytest.mark.parametrize("mlflow", [MLFLOW, {"conn_id": "mlflow_prod"}], ids=["url", "conn_id"])
+def test_importing_the_dag_file_changes_no_environment_variable(mlflow):
+    import os
+
+    before = dict(os.environ)
+    render(mlflow)
+    assert dict(os.environ) == before
 
 
 def test_no_mlflow_config_adds_no_mlflow_tasks_or_variables():
@@ -132,15 +143,24 @@ def test_no_mlflow_config_adds_no_mlflow_tasks_or_variables():
     assert {task.task_id for task in dag.tasks} == {"prep", "report"}
 
 
-def test_dag_file_imports_only_airflow_and_the_standard_library():
-    source, _ = render({**MLFLOW, "conn_id": "mlflow_prod"})
+@pytest.mark.parametrize(
+    ("mlflow", "expected"),
+    [
+        ({**MLFLOW, "conn_id": "mlflow_prod"}, {"datetime", "airflow", "kubernetes"}),
+        # requests is a dependency of Airflow and of its HTTP provider.
+        (MLFLOW, {"datetime", "airflow", "kubernetes", "requests"}),
+    ],
+    ids=["conn_id", "url"],
+)
+def test_dag_file_imports_only_airflow_and_what_it_depends_on(mlflow, expected):
+    source, _ = render(mlflow)
     modules = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             modules |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             modules.add(node.module.split(".")[0])
-    assert modules == {"datetime", "os", "airflow", "kubernetes"}
+    assert modules == expected
 
 
 def test_sensors_hold_back_the_mlflow_run():

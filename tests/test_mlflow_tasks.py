@@ -58,7 +58,7 @@ def dag_module(mlflow: MlflowServer, experiment: str) -> dict[str, Any]:
         "mlflow": {"tracking_uri": mlflow.url, "experiment_name": experiment},
     }
     plan = Plan(DAG_ID, (Task("train", "node", ("train",), (), {"train": "plain node"}),))
-    ctx = DagContext("proj", "proj", "prod", "__default__", "/srv/proj", "c0ffee", {})
+    ctx = DagContext("proj", "proj", "prod", "__default__", "/srv/proj", "c0ffee")
     source = DagRenderer(plan, parse_config({"run_config": raw}), ctx).render()
     namespace: dict[str, Any] = {}
     exec(compile(source, f"{DAG_ID}.py", "exec"), namespace)
