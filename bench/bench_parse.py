@@ -103,6 +103,7 @@ def generated_dag(size: int) -> str:
             (f"n{i}",),
             tuple(f"t{u}" for u in upstream(i)),
             {f"n{i}": "plain node"},
+            profiles={"resources": "__default__"},  # as planning chooses for untagged nodes
         )
         for i in range(size)
     )

@@ -52,7 +52,11 @@ def render(run_config: dict, nodes: list[str], node_runner: str, pipeline: str, 
     tasks = []
     for i, name in enumerate(nodes):
         upstream = (f"t{i - 1}",) if i else ()
-        tasks.append(Task(f"t{i}", "node", (name,), upstream, {name: "plain node"}))
+        # As planning chose it: the untagged nodes take the __default__ pod profile.
+        profiles = {"resources": "__default__"} if run_config.get("resources") else {}
+        tasks.append(
+            Task(f"t{i}", "node", (name,), upstream, {name: "plain node"}, profiles=profiles)
+        )
     plan = Plan("safety", tuple(tasks))
     ctx = DagContext("proj", "proj", env, pipeline, "/srv/project 'x'", None)
     source = DagRenderer(plan, config, ctx).render()
