@@ -153,7 +153,7 @@ def config_reference() -> str:
     from kedro_airflow_k8s.config import PluginConfig
 
     lines = [
-        NOTICE.format(source="the pydantic models in kedro_airflow_k8s/config.py"),
+        NOTICE.format(source="the pydantic models of kedro_airflow_k8s (PluginConfig in config.py)"),
         "",
         "# Configuration reference",
         "",
@@ -215,7 +215,7 @@ def commands_reference() -> str:
     group = command_group()
     root = click.Context(group, info_name="kedro airflow-k8s")
     lines = [
-        NOTICE.format(source="the click commands in kedro_airflow_k8s/cli.py"),
+        NOTICE.format(source="the click commands in kedro_airflow_k8s/cli_*.py"),
         "",
         "# Command reference",
         "",
