@@ -130,7 +130,14 @@ def plan_assets(project: KedroProject, plan: Plan) -> Any:
     local = run.node_runner == "local"
     root = Path(run.local_runner.project_path or project.path) if local else None
     tasks = [(task.task_id, task.nodes) for task in plan.tasks]
-    return task_assets(tasks, node_io, project.dataset_config, root)
+    paths = {name: path for task in plan.tasks for name, path in task.datasets.items()}
+
+    def entry(name: str) -> Mapping[str, Any]:
+        # The path as planned; only a dataset without one (a table) needs its catalog entry.
+        path = paths.get(name)
+        return {"filepath": path} if path else project.dataset_config(name)
+
+    return task_assets(tasks, node_io, entry, root)
 
 
 def spark_rendering(

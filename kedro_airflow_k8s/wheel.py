@@ -13,6 +13,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from kedro_airflow_k8s.conf_allowlist import DENIED_DIRS
 from kedro_airflow_k8s.credential_scan import (
     WHEEL_SECRET_PATTERNS,
     Finding,
@@ -21,10 +22,6 @@ from kedro_airflow_k8s.credential_scan import (
 )
 from kedro_airflow_k8s.errors import UserError
 
-# Directories that never travel in the wheel: history, environments, caches.
-DENIED_DIRS = frozenset(
-    {".git", "data", ".venv", "venv", "__pycache__", ".pytest_cache", ".ipynb_checkpoints"}
-)
 # Top-level project entries a wheel build never reads; skipping them keeps the copy small.
 NOT_FOR_WHEEL = frozenset(
     {"conf", "data", "build", "dist", "logs", "notebooks", "sessions", "mlruns"}
@@ -94,6 +91,7 @@ def _copy_filter(project_path: Path, exclude: Path | None):
             path = here / name
             if path.is_dir() and (
                 name.startswith(".")
+                # A package may have a data folder of its own: only the top-level one is left out.
                 or name in DENIED_DIRS - {"data"}
                 or (path / "pyvenv.cfg").exists()
                 or path == exclude
