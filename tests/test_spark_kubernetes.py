@@ -185,6 +185,25 @@ def test_plan_gives_each_spark_group_its_resource_profile(make_project):
     assert spark_task.datasets["clean"] == "data/clean.csv"
 
 
+def test_compile_looks_each_dataset_up_once_and_reads_its_path_from_the_plan(
+    make_project, monkeypatch
+):
+    from kedro_airflow_k8s.project import KedroProject
+
+    looked_up: list[str] = []
+    original = KedroProject.dataset_config
+
+    def counted(self, name):
+        looked_up.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(KedroProject, "dataset_config", counted)
+    project = make_project(nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(K8S))
+    _, compiled = compile_to(project)
+    assert sorted(looked_up) == sorted(SIMPLE_CATALOG)  # planning, Spark conf and assets
+    assert "spark.hadoop.fs.s3a.impl" in compiled.source  # events' s3a:// path, as planned
+
+
 def test_unknown_resource_profile_names_node_and_tag(make_project):
     spark = {**K8S, "resources": {"__default__": {"driver_memory": "1g"}}}
     project = make_project(nodes=SIMPLE_NODES, catalog=SIMPLE_CATALOG, config=config(spark))
