@@ -153,7 +153,7 @@ def config_reference() -> str:
     from kedro_airflow_k8s.config import PluginConfig
 
     lines = [
-        NOTICE.format(source="the pydantic models of kedro_airflow_k8s (PluginConfig in config.py)"),
+        NOTICE.format(source="the pydantic models under kedro_airflow_k8s/ (config.py)"),
         "",
         "# Configuration reference",
         "",
