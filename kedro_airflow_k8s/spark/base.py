@@ -31,9 +31,9 @@ class SparkGroup:
     reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Why each node is in the group, as ``kedro airflow-k8s plan`` shows it."""
     dataset_paths: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
-    """The catalog ``filepath`` of each of ``datasets`` that has one."""
+    """The catalog path of each of ``datasets`` that has one, as the plan resolved it."""
     profile: SparkResources = field(default_factory=SparkResources, compare=False, hash=False)
-    """The resource profile of run_config.spark.resources its nodes' tags select."""
+    """The run_config.spark.resources profile planning chose from its nodes' tags."""
     profile_name: str | None = None
 
     @property
