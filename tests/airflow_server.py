@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
+import fcntl
 import json
 import os
 import secrets
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +40,46 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def migrated_database(target: Path, timeout: float = 300.0) -> None:
+    """Put an Airflow SQLite database at ``target`` as `airflow db migrate` leaves it.
+
+    The migration runs once per test process into a template that later calls copy: a
+    migrated database holds no path or setting of its home, and each migration costs seconds.
+    The template's folder is named after the process, so that this module imported under two
+    names (``airflow_server`` and ``tests.airflow_server``) still migrates once.
+    """
+    template = Path(tempfile.gettempdir()) / f"kak-airflow-db-{os.getpid()}"
+    template.mkdir(exist_ok=True)
+    database = template / "airflow.db"
+    with (template / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not database.exists():
+            atexit.register(shutil.rmtree, template, ignore_errors=True)
+            migrate(template, database, timeout)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(database, target)
+
+
+def migrate(home: Path, database: Path, timeout: float) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env |= {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'building.db'}",
+    }
+    done = subprocess.run(
+        [str(VENV_BIN / "airflow"), "db", "migrate"],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{done.stdout}\n{done.stderr}")
+    (home / "building.db").rename(database)  # complete, or absent
 
 
 @dataclass
@@ -85,8 +128,12 @@ class AirflowServer:
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__API__SECRET_KEY": self.secret("secret_key"),
             "AIRFLOW__API_AUTH__JWT_SECRET": self.secret("jwt_secret"),
+            # New files are found within 2 s and a changed file is parsed again at once (files
+            # go by modification time); re-parsing unchanged files every 2 s would keep a
+            # third of a core busy for the whole session.
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "2",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "2",
+            "AIRFLOW__DAG_PROCESSOR__FILE_PARSING_SORT_MODE": "modified_time",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
             "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
             "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "0",
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
@@ -109,15 +156,7 @@ class AirflowServer:
         self.logs_folder.mkdir(exist_ok=True)
         (self.home / "passwords.json").write_text(json.dumps({u: u for u in USERS}))
         env = self.environment()
-        with (self.logs_folder / "db-migrate.log").open("w") as log:
-            subprocess.run(
-                [str(VENV_BIN / "airflow"), "db", "migrate"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                check=True,
-                timeout=timeout,
-            )
+        migrated_database(self.home / "airflow.db", timeout)
         for name, args in COMPONENTS.items():
             log = (self.logs_folder / f"{name}.log").open("w")
             command = [str(VENV_BIN / "airflow")] + [a.format(port=self.port) for a in args]
@@ -312,19 +351,39 @@ class LoopbackProxy:
         self._thread.join(5)
 
 
+SERVER = pytest.StashKey["AirflowServer | RuntimeError"]()
+
+
+def session_airflow(config: pytest.Config, factory: pytest.TempPathFactory) -> AirflowServer:
+    """The session's one Airflow, started on first use and stopped when the session ends.
+
+    Pytest makes a fixture per module that imports it, session-scoped or not; keeping the
+    server in the session's stash gives every such module the same server.
+    """
+    if SERVER not in config.stash:
+        server = AirflowServer(factory.mktemp("airflow-home"))
+        started = time.monotonic()
+        config.add_cleanup(server.stop)
+        try:
+            server.start()
+        except Exception as error:  # every later user fails at once with the same reason
+            failed = RuntimeError(f"Airflow did not start: {error}\n{server.log_tail()}")
+            config.stash[SERVER] = failed
+            raise failed from error
+        print(f"\nAirflow healthy at {server.url} after {time.monotonic() - started:.0f}s")
+        config.stash[SERVER] = server
+    found = config.stash[SERVER]
+    if isinstance(found, RuntimeError):
+        raise found
+    return found
+
+
 @pytest.fixture(scope="session")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
+def airflow(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AirflowServer:
     """One Airflow for the whole session; its logs stay in its home under the pytest tmp dir."""
-    server = AirflowServer(tmp_path_factory.mktemp("airflow-home"))
-    started = time.monotonic()
-    try:
-        server.start()
-    except BaseException as error:
-        server.stop()
-        raise RuntimeError(f"Airflow did not start: {error}\n{server.log_tail()}") from error
-    print(f"\nAirflow healthy at {server.url} after {time.monotonic() - started:.0f}s")
-    yield server
-    server.stop()
+    return session_airflow(request.config, tmp_path_factory)
 
 
 if __name__ == "__main__":  # python tests/airflow_server.py <home>: start one by hand

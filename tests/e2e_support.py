@@ -30,6 +30,8 @@ if str(REPO / "examples") not in sys.path:
 
 import demo  # noqa: E402 - examples/demo.py: project copy, Airflow env, command runner
 
+from tests.airflow_server import migrated_database  # noqa: E402
+
 LOOPBACK = "127.0.0.1"
 NODE_PROCESSES = "node_processes.jsonl"
 CLUSTER_MARKERS = "spark-cluster-markers"
@@ -176,7 +178,7 @@ def airflow_home(home: Path) -> Airflow:
         if not key.startswith("SPARK_") and key != "PYTHONPATH"
     }
     env.update({"SPARK_LOCAL_IP": LOOPBACK, "SPARK_PUBLIC_DNS": LOOPBACK})
-    demo.run([str(demo.BIN / "airflow"), "db", "migrate"], home, env, log=home / "db-migrate.log")
+    migrated_database(home / "airflow.db")
     return Airflow(home, env)
 
 

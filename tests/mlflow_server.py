@@ -10,11 +10,11 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e_support import LOOPBACK, exited, free_port, stop_group
 
@@ -105,14 +105,15 @@ class MlflowServer:
         return self.api("runs/search", {"experiment_ids": [experiment_id]}).get("runs", [])
 
 
-@contextmanager
-def mlflow_server(workdir: Path, wait: bool = True) -> Iterator[MlflowServer]:
-    """A started server, stopped on leaving; ready unless ``wait`` is False."""
-    server = MlflowServer(workdir)
-    server.start()
-    try:
-        if wait:
-            server.wait_until_ready()
-        yield server
-    finally:
-        server.stop()
+SERVER = pytest.StashKey[MlflowServer]()
+
+
+def session_mlflow(config: pytest.Config, factory: pytest.TempPathFactory) -> MlflowServer:
+    """The session's one MLflow server: started (not yet ready, see ``wait_until_ready``) on
+    first use, stopped when the session ends. Tests keep apart by experiment name."""
+    if SERVER not in config.stash:
+        server = MlflowServer(factory.mktemp("mlflow-server"))
+        config.add_cleanup(server.stop)
+        server.start()
+        config.stash[SERVER] = server
+    return config.stash[SERVER]

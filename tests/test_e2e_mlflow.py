@@ -30,7 +30,7 @@ from tests.e2e_support import (
     prepare_example,
     run_dag,
 )
-from tests.mlflow_server import OFFLINE, MlflowServer, mlflow_server
+from tests.mlflow_server import OFFLINE, MlflowServer, session_mlflow
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +49,10 @@ CONN_ID = "mlflow_e2e"
 
 
 @pytest.fixture(scope="module")
-def mlflow(tmp_path_factory: pytest.TempPathFactory):
-    """The server, starting: its start-up of a minute or more overlaps Airflow's migration."""
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-server"), wait=False) as server:
-        yield server
+def mlflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The session's server, maybe still starting: its start-up of a minute or more overlaps
+    the example's compile (``tracked_run`` waits for it)."""
+    return session_mlflow(request.config, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,6 @@ def tracked_run(
             "mlflow": {**server, "experiment_name": EXPERIMENT},
         }
     }
-    mlflow.wait_until_ready()
     project = prepare_example(work / "mixed-demo", settings)
     plant_metrics(project)
     if failing:
@@ -114,6 +113,7 @@ def tracked_run(
     # Compile with this checkout's plugin (the environment's may be another); the DAG and
     # its tasks run without it.
     plan = compile_dag(project, airflow, dag_id, pythonpath=REPO)
+    mlflow.wait_until_ready()
     run = run_dag(project, airflow, dag_id, plan)
     airflow_run_id = latest_run_id(airflow, dag_id)
     runs = [

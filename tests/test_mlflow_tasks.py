@@ -14,7 +14,7 @@ import pytest
 from kedro_airflow_k8s.config import parse_config
 from kedro_airflow_k8s.plan import Plan, Task
 from kedro_airflow_k8s.render import DagContext, DagRenderer
-from tests.mlflow_server import MlflowServer, mlflow_server
+from tests.mlflow_server import MlflowServer, session_mlflow
 from tests.spark_projects import restore_environ  # noqa: F401 - autouse fixture
 
 pytestmark = pytest.mark.slow  # starts an MLflow server: a minute or more
@@ -24,9 +24,10 @@ RUN_IDS = (f"manual__2026-01-0{n}T05:00:00+00:00" for n in itertools.count(1))
 
 
 @pytest.fixture(scope="module")
-def mlflow(tmp_path_factory: pytest.TempPathFactory):
-    with mlflow_server(tmp_path_factory.mktemp("mlflow-tasks")) as server:
-        yield server
+def mlflow(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    server = session_mlflow(request.config, tmp_path_factory)
+    server.wait_until_ready()
+    return server
 
 
 class TaskInstance:
