@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m uv pip install --python $(PYTHON) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# Worker processes for the suite, a test file at a time (tests/parallel.py); 0 runs it in one.
+PYTEST_WORKERS ?= 2
+
 test: install
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(PYTHON) -m ruff check .

@@ -19,7 +19,9 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # A loaded machine can take longer than the default 30 seconds to import one DAG file.
 os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT", "300")
-if "AIRFLOW_HOME" not in os.environ or os.environ.get("CI"):
+# A home of its own in CI, and in each pytest-xdist worker (not the main process's one).
+OWN_HOME = os.environ.get("CI") or os.environ.get("PYTEST_XDIST_WORKER")
+if "AIRFLOW_HOME" not in os.environ or OWN_HOME:
     os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,3 +156,22 @@ def load_dagbag(folder: Path):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(dag_folder=str(folder), safe_mode=False)
+
+
+# --- Parallel runs: `pytest -n N --dist loadfile` (see tests/parallel.py) --------------------
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests import parallel
+
+    return parallel.scheduler(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the controller takes the order of the workers
+        from tests import parallel
+
+        parallel.order_for_workers(items, config.rootpath)
