@@ -39,8 +39,7 @@ def spark_operators(
     when the configuration or a custom factory is wrong; nothing is written.
     """
     run = project.config.run_config
-    nodes = {node.name: node for node in project.pipeline.nodes}
-    groups = tuple(spark_group(task, project, nodes) for task in plan.spark_tasks)
+    groups = tuple(spark_group(task, project) for task in plan.spark_tasks)
     context = FactoryContext(
         dag_id=plan.dag_id,
         project_name=run.spark.project_name or plan.dag_id,
@@ -219,8 +218,9 @@ class FactoryCalls:
                         )
 
 
-def spark_group(task: Task, project: KedroProject, nodes: Mapping[str, Any]) -> SparkGroup:
-    """The ``SparkGroup`` a factory receives for one Spark task of the plan."""
+def spark_group(task: Task, project: KedroProject) -> SparkGroup:
+    """The ``SparkGroup`` a factory receives for one Spark task of the plan: its nodes, tags,
+    datasets and profile as planning found them."""
     run = project.config.run_config
     profile_name = task.profiles.get("spark.resources")  # chosen when planning
     return SparkGroup(
