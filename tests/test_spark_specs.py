@@ -6,11 +6,14 @@ import ast
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.spark_projects import (
     load_dag,
     restore_environ,  # noqa: F401 - autouse fixture
 )
+from tests.test_codegen_safety import nasty_text
 from tests.test_spark_custom import compile_cli
 
 HOSTILE = "{{ var.value.secret }} {% raise %} 'quote\" \\ back"
@@ -128,3 +131,37 @@ def test_timedelta_values_are_written_as_datetime_calls():
 
     writer = SpecWriter(SparkOperators(), {})
     assert writer.value(dt.timedelta(minutes=5)) == "datetime.timedelta(seconds=300.0)"
+
+
+def rendered_strings(value, render):
+    if isinstance(value, str):
+        return render(value)
+    if isinstance(value, dict):
+        return {key: rendered_strings(item, render) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(rendered_strings(item, render) for item in value)
+    return value
+
+
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.booleans(), st.integers(), nasty_text),
+        lambda children: st.one_of(
+            st.lists(children, max_size=4),
+            st.tuples(children),
+            st.dictionaries(nasty_text, children, max_size=4),
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_plain_spec_value_reaches_the_operator_as_written(value):
+    import jinja2
+
+    from kedro_airflow_k8s.render_spark import SpecWriter
+    from kedro_airflow_k8s.spark.spec import SparkOperators
+
+    writer = SpecWriter(SparkOperators(), {})
+    render = jinja2.Environment().from_string
+    for indent in (0, 8):
+        written = eval(writer.value(value, indent))
+        assert rendered_strings(written, lambda text: render(text).render()) == value
