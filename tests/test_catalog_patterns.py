@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from kedro.io import DataCatalog
+from kedro.io.core import DatasetError
 
 from kedro_airflow_k8s.catalog_patterns import CatalogPatterns
 from kedro_airflow_k8s.classify import quiet_catch_all_notices
@@ -69,3 +74,37 @@ def test_a_pattern_of_other_syntax_is_left_to_kedro():
     assert patterns.resolve("part 7") == kedro_resolved(catalog, "part 7")
     assert patterns.resolve("part 7")["filepath"] == "p/7.csv"
     assert patterns.match("part7", user_only=True) is None
+
+
+# Patterns of literal text and {fields}, a field possibly used twice, over a small alphabet so
+# that names often match several patterns and Kedro's ordering decides.
+_LITERALS = st.text(alphabet="ab._-@", min_size=1, max_size=3)
+_FIELDS = st.sampled_from(["{x}", "{y}"])
+_PATTERNS = st.lists(st.one_of(_LITERALS, _FIELDS), min_size=1, max_size=4).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    patterns=st.lists(_PATTERNS, min_size=1, max_size=3, unique=True),
+    names=st.lists(st.text(alphabet="ab._-@AB", min_size=1, max_size=8), max_size=8),
+)
+def test_random_patterns_resolve_as_kedro_resolves_them(patterns, names):
+    config = {}
+    for pattern in patterns:
+        fields = sorted(set(re.findall(r"\{\w+\}", pattern)))
+        config[pattern] = {"type": "pandas.CSVDataset", "filepath": "p/" + "/".join(fields)}
+    try:
+        catalog = DataCatalog.from_config(config)
+    except DatasetError:
+        assume(False)  # e.g. two catch-all patterns, which Kedro refuses
+    resolver = catalog.config_resolver
+    patterns_here = CatalogPatterns(resolver)
+    for name in names:
+        if name in config:
+            continue
+        expected = resolver.match_dataset_pattern(name) or resolver.match_user_catch_all_pattern(
+            name
+        )
+        found = patterns_here.match(name, user_only=True)
+        assert (found[0] if found else None) == expected, name
+        assert patterns_here.resolve(name) == kedro_resolved(catalog, name), name
