@@ -196,3 +196,10 @@ class UndefinedNameFactory(SpecCommandFactory):
     def submit(self, context, group):
         kwargs = {"task_id": group.task_id, "bash_command": "true", "env": Expression("os.environ")}
         return OperatorSpec(BASH, kwargs)
+
+
+class StringMethodsOnSpecFactory(SpecCommandFactory):
+    """Written for the string API on top of a spec factory: its method would never be called."""
+
+    def submit_operator(self, project_name, node, pipeline, config, main_python_file_path):
+        return "BashOperator(task_id='x', bash_command='true')"

@@ -95,6 +95,7 @@ def test_two_operator_classes_of_one_name_are_both_imported(spec_dag):
         ("tests.factories.DanglingOutputFactory", "output of 'nowhere'"),
         ("tests.factories.KedroOperatorFactory", "uses 'kedro.framework.Operator'"),
         ("tests.factories.UndefinedNameFactory", "uses os, which the DAG does not define"),
+        ("tests.factories.StringMethodsOnSpecFactory", "defines submit_operator of the string"),
     ],
 )
 def test_wrong_spec_is_a_clear_error_and_writes_no_dag(cli, make_project, factory, problem):
@@ -165,3 +166,15 @@ def test_any_plain_spec_value_reaches_the_operator_as_written(value):
     for indent in (0, 8):
         written = eval(writer.value(value, indent))
         assert rendered_strings(written, lambda text: render(text).render()) == value
+
+
+def test_string_factories_keep_application_args_for_templated_fields():
+    import jinja2
+
+    from kedro_airflow_k8s.spark.base import SparkGroup
+    from kedro_airflow_k8s.spark.builtin import application_args
+
+    group = SparkGroup("spark_x", ("a",), "prod", "__default__", params="ds={{ ds }}")
+    args = application_args(group, ["--project-path", "/srv/{{ x }}"])
+    rendered = [jinja2.Environment().from_string(arg).render(ds="2026-01-02") for arg in args]
+    assert rendered[-4:] == ["--params", "ds=2026-01-02", "--project-path", "/srv/{{ x }}"]

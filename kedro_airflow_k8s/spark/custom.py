@@ -10,6 +10,12 @@ from kedro_airflow_k8s.spark.base import SparkFactory, SparkOperatorFactoryBase
 
 KEY = "run_config.spark.operator_factory"
 FACTORY_BASES = (SparkFactory, SparkOperatorFactoryBase)
+# Members of the seed's string API: a SparkFactory (the built-ins included) that has one was
+# written for the string API, and would have it silently ignored.
+STRING_API = frozenset(
+    {"imports_statement", "create_cluster_operator", "delete_cluster_operator"}
+    | {"submit_operator", "preamble", "dag_arguments"}
+)
 
 
 def factory_class(path: str, base: type | None = None) -> type:
@@ -32,6 +38,14 @@ def factory_class(path: str, base: type | None = None) -> type:
         raise UserError(
             f"{KEY} '{path}' is not a subclass of kedro_airflow_k8s.template_helper.SparkFactory "
             "(or of the string-returning SparkOperatorFactoryBase)"
+        )
+    string_methods = sorted(STRING_API & set(dir(found))) if issubclass(found, SparkFactory) else []
+    if string_methods:
+        raise UserError(
+            f"{KEY} '{path}' is a SparkFactory but defines {', '.join(string_methods)} of the "
+            "string API, which a SparkFactory never calls; return OperatorSpecs from "
+            "create_cluster(context), delete_cluster(context) and submit(context, group), or "
+            "derive from SparkOperatorFactoryBase alone"
         )
     if base is not None and not issubclass(found, base):
         raise UserError(
