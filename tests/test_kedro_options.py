@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from kedro_airflow_k8s import airflow_settings
 from tests.conftest import DEFAULT_CONFIG, load_dagbag
 from tests.spaceflights import NAMESPACE_NODES, make_spaceflights
 
@@ -312,7 +313,12 @@ def test_kedro_command_keeps_what_the_project_prints_while_loading_off_stdout(
         assert "settings.py prints" in done.stderr
 
 
-def test_schedule_and_upload_pipeline_publish_one_dag_per_pipeline(make_project, cli, tmp_path):
+def test_schedule_and_upload_pipeline_publish_one_dag_per_pipeline(
+    make_project, cli, tmp_path, monkeypatch
+):
+    # No Airflow listens at the configured host: each command gives up on it after a second
+    # rather than the default half minute.
+    monkeypatch.setattr(airflow_settings, "RETRY_SECONDS", 1.0)
     config = yaml.safe_load(yaml.safe_dump(DEFAULT_CONFIG))
     config["run_config"]["cron_expression"] = "0 3 * * *"
     config["pipelines"] = {"data_science": {"cron_expression": "@weekly"}}
