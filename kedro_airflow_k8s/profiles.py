@@ -87,11 +87,15 @@ def task_profiles(
 ) -> dict[str, str]:
     """The profiles a task runs with, by run_config key; only the kinds its operator uses.
 
-    A Spark application takes a Spark resource profile; a pod takes pod resources, a
-    pod template and operator arguments; a local ``kedro run`` takes operator arguments.
+    A Spark application takes a Spark resource profile and operator arguments (for the
+    operators its factory returns); a pod takes pod resources, a pod template and operator
+    arguments; a local ``kedro run`` takes operator arguments.
     """
     if is_spark and run.spark.backend != "none":
-        kinds = {SPARK_RESOURCES: run.spark.resources}
+        kinds = {
+            SPARK_RESOURCES: run.spark.resources,
+            OPERATOR_ARGS: run.operator_args_profiles,
+        }
     elif run.node_runner == "local":
         kinds = {OPERATOR_ARGS: run.operator_args_profiles}
     else:

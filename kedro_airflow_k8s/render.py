@@ -43,6 +43,7 @@ from kedro_airflow_k8s.render_pods import (
 from kedro_airflow_k8s.render_spark import SpecWriter, module_bindings, render_spark
 from kedro_airflow_k8s.source import comment, identifier, literal, template_literal
 from kedro_airflow_k8s.spark.spec import SparkOperators
+from kedro_airflow_k8s.spark_profiles import check_spark_profiles, spark_profiles
 from kedro_airflow_k8s.variables import environment_source
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -146,7 +147,15 @@ class DagRenderer:
         spark_source = None
         if writer is not None:
             project_name = getattr(run.spark, "project_name", None) or self.plan.dag_id
-            spark_source = render_spark(writer, self.plan, self.var_for, project_name, run.spark)
+            check_spark_profiles(spark, self.plan, run, self.ctx.config_source or "run_config")
+            spark_source = render_spark(
+                writer,
+                self.plan,
+                self.var_for,
+                project_name,
+                run.spark,
+                spark_profiles(self.plan, run),
+            )
             imports.update(spark_source.imports)
         blocks: list[TaskBlock] = []
         exits: dict[str, str] = {}

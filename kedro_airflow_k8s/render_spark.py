@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +72,14 @@ class SpecWriter:
         self.imports.add(f"from {module} import {name}{alias}")
         return chosen
 
-    def call(self, spec: OperatorSpec, indent: int = 0) -> str:
-        """``Operator(key=value, ...)``, one keyword argument per line."""
+    def call(
+        self,
+        spec: OperatorSpec,
+        indent: int = 0,
+        profile: tuple[str, Collection[str]] | None = None,
+    ) -> str:
+        """``Operator(key=value, ...)``, one keyword argument per line; ``profile`` (its
+        module variable and argument names) is spread last, and its names win."""
         if isinstance(spec.operator, Expression):
             callee = spec.operator.source
             if spec.kwargs is None:
@@ -81,8 +87,12 @@ class SpecWriter:
         else:
             callee = self.class_names[spec.operator]
         lines = [f"{callee}("]
+        overridden = set(profile[1]) if profile else set()
         for key, value in (spec.kwargs or {}).items():
-            lines.append(f"    {key}={self.value(value, indent + 4)},")
+            if key not in overridden:
+                lines.append(f"    {key}={self.value(value, indent + 4)},")
+        if profile:
+            lines.append(f"    **{profile[0]},")
         lines.append(")")
         return "\n".join(lines)
 
@@ -138,9 +148,12 @@ def render_spark(
     var_for: Callable[[str], str],
     project_name: str,
     spark_config: Any,
+    profiles: Mapping[str, tuple[str, Collection[str]]] | None = None,
 ) -> SparkRendering:
     """The source of the writer's specs in the DAG of ``plan``; ``var_for`` gives each plan
-    task's variable (the variable of the operator named after it, in a chain)."""
+    task's variable (the variable of the operator named after it, in a chain); ``profiles``
+    the operator-args profile of Spark tasks, applied to every operator of their chain."""
+    profiles = profiles or {}
     operators = writer.operators
     preamble = operators.preamble
     dag_kwargs = {key: value.source for key, value in operators.dag_arguments.items()}
@@ -166,7 +179,7 @@ def render_spark(
         dag_kwargs=dag_kwargs,
         chains={
             task_id: [
-                (var, writer.call(spec))
+                (var, writer.call(spec, profile=profiles.get(task_id)))
                 for spec, var in zip(operators.submit[task_id], chain_vars[task_id], strict=True)
             ]
             for task_id in operators.submit

@@ -203,3 +203,11 @@ class StringMethodsOnSpecFactory(SpecCommandFactory):
 
     def submit_operator(self, project_name, node, pipeline, config, main_python_file_path):
         return "BashOperator(task_id='x', bash_command='true')"
+
+
+class UninstalledProviderFactory(SpecCommandFactory):
+    """Submits with an operator of a provider this environment does not have."""
+
+    def submit(self, context, group):
+        kwargs = {"task_id": group.task_id, "cluster_id": "c"}
+        return OperatorSpec("airflow.providers.not_installed.operators.RunOperator", kwargs)
