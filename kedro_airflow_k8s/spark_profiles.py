@@ -42,15 +42,16 @@ def check_spark_profiles(
         if name is None or not run.operator_args_profiles[name]:
             continue
         for spec in operators.submit.get(task.task_id, ()):
-            operator, accepted = operator_arguments(spec, bindings)
-            if spec.kwargs is None:
+            if spec.kwargs is None:  # a whole expression: no call to add the profile to
+                whole = getattr(spec.operator, "source", spec.operator)
                 raise UserError(
                     f"run_config.{KEY}.{name} in {source}: Spark task '{task.task_id}' "
-                    f"({nodes_text(task, name)}) runs with this profile, but its factory "
-                    f"returned the operator as one expression ({spec.operator.source!r}), so "
-                    "the profile's arguments cannot be added; return a call with keyword "
-                    f"arguments only, or remove the tag {OPERATOR_ARGS_TAG_PREFIX}{name}"
+                    f"({nodes_text(task, name)}) runs with this profile, but an operator of "
+                    f"it is one expression ({whole}), so the profile's arguments cannot be "
+                    "added; return an operator call with keyword arguments, or remove the tag "
+                    f"{OPERATOR_ARGS_TAG_PREFIX}{name}"
                 )
+            operator, accepted = operator_arguments(spec, bindings)
             for argument in run.operator_args_profiles[name]:
                 if accepted is not None and argument not in accepted:
                     raise UserError(

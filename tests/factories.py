@@ -211,3 +211,10 @@ class UninstalledProviderFactory(SpecCommandFactory):
     def submit(self, context, group):
         kwargs = {"task_id": group.task_id, "cluster_id": "c"}
         return OperatorSpec("airflow.providers.not_installed.operators.RunOperator", kwargs)
+
+
+class BareExpressionFactory(SpecCommandFactory):
+    """Follows the submit with an operator given as one expression, not a call."""
+
+    def submit(self, context, group):
+        return [super().submit(context, group)[0], OperatorSpec(Expression("dag"), None)]

@@ -173,3 +173,26 @@ def test_spark_group_nodes_that_pick_different_profiles_are_refused(make_project
     assert "runs nodes with different operator_args_profiles profiles (heavy, light)" in (
         result.output
     )
+
+
+def test_default_profile_applies_to_spark_groups_and_pods_alike(make_project):
+    project = make_project(
+        nodes=SIMPLE_NODES,
+        catalog=SIMPLE_CATALOG,
+        config=config(BACKENDS["dataproc"], operator_args_profiles={"__default__": HEAVY}),
+    )
+    folder, compiled = compile_to(project, artifacts=ARTIFACTS)
+    dag = load_dag(folder, compiled.dag_id)
+    for node in ("prep", "score", "report"):
+        assert dag.get_task(task_id_of(compiled, node)).pool == "spark_pool"
+    assert dag.get_task("create_spark_cluster").pool == "default_pool"
+
+
+def test_operator_given_as_one_expression_cannot_take_a_profile(make_project):
+    spark = {
+        **BACKENDS["spec factory"],
+        "operator_factory": "tests.factories.BareExpressionFactory",
+    }
+    project = project_with(make_project, spark, {"heavy": {"pool": "p"}})
+    with pytest.raises(UserError, match=r"heavy in .*is one expression \(dag\)"):
+        compile_to(project)
