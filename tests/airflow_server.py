@@ -82,6 +82,9 @@ def migrate(home: Path, database: Path, timeout: float) -> None:
     (home / "building.db").rename(database)  # complete, or absent
 
 
+SMTP_CONN_ID = "kak_test_smtp"
+
+
 @dataclass
 class AirflowServer:
     """Airflow with SQLite and LocalExecutor in ``home``; DAGs are read from ``home/dags``."""
@@ -89,6 +92,8 @@ class AirflowServer:
     home: Path
     port: int = field(default_factory=free_port)
     log_server_port: int = field(default_factory=free_port)
+    smtp_port: int = field(default_factory=free_port)
+    """Where the deployment's SMTP connection, ``SMTP_CONN_ID``, points: a test's mail server."""
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -140,6 +145,17 @@ class AirflowServer:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(self.log_server_port),
             "KEDRO_DISABLE_TELEMETRY": "true",
+            # The mail tests' SMTP connection comes from the deployment's environment: made
+            # through the REST API just before a run, it was at times not found by the DAG
+            # processor, which runs DAG-level callbacks, on this SQLite database.
+            f"AIRFLOW_CONN_{SMTP_CONN_ID.upper()}": json.dumps(
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": self.smtp_port,
+                    "extra": {"disable_tls": True, "disable_ssl": True, "timeout": 10},
+                }
+            ),
         }
         return env | settings
 

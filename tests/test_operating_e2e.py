@@ -181,36 +181,16 @@ class Mailbox:
 
 @pytest.fixture
 def mailbox(airflow: AirflowServer) -> Any:  # noqa: F811
-    """An SMTP server on 127.0.0.1 and the Airflow connection `kak_test_smtp` to it."""
+    """An SMTP server on 127.0.0.1 where the deployment's connection `kak_test_smtp` points."""
     from aiosmtpd.controller import Controller
-    from airflow_server import free_port
 
     box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller = Controller(box, hostname="127.0.0.1", port=airflow.smtp_port)
     controller.start()
-    connection = {
-        "connection_id": "kak_test_smtp",
-        "conn_type": "smtp",
-        "host": "127.0.0.1",
-        "port": port,
-        "extra": json.dumps({"disable_tls": True, "disable_ssl": True, "timeout": 10}),
-    }
-    api(airflow, "POST", "/connections", connection)
     try:
         yield box
     finally:
-        api_delete(airflow, "/connections/kak_test_smtp")
         controller.stop()
-
-
-def api_delete(server: AirflowServer, path: str) -> None:
-    request = urllib.request.Request(
-        f"{server.url}/api/v2{path}",
-        method="DELETE",
-        headers={"Authorization": f"Bearer {server.token()}"},
-    )
-    urllib.request.urlopen(request, timeout=30).close()
 
 
 @pytest.mark.e2e
