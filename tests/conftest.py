@@ -158,6 +158,22 @@ def load_dagbag(folder: Path):
     return DagBag(dag_folder=str(folder), safe_mode=False)
 
 
+def compiled(cli, project: Path):
+    """``compile`` the project, which must succeed; its DAG as a real DagBag loads it."""
+    result = cli(project, "compile")
+    assert result.exit_code == 0, result.output
+    bag = load_dagbag(project / "dags")
+    assert bag.import_errors == {}
+    return bag.dags[project.name]
+
+
+def pod_env(task):
+    """A pod task's environment (a mapping while it holds templates, else V1EnvVars)."""
+    if isinstance(task.env_vars, dict):
+        return task.env_vars
+    return {var.name: var.value for var in task.env_vars}
+
+
 # --- Parallel runs: `pytest -n N --dist loadfile` (see tests/parallel.py) --------------------
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.conftest import DEFAULT_CONFIG, load_dagbag
+from tests.conftest import DEFAULT_CONFIG, compiled
 
 TAGGED_NODES = """
 from kedro.pipeline import Pipeline, node
@@ -60,14 +60,6 @@ POD_ARGS = {
 
 def config_with(**run_config):
     return {**DEFAULT_CONFIG, "run_config": {**DEFAULT_CONFIG["run_config"], **run_config}}
-
-
-def compiled(cli, project):
-    result = cli(project, "compile")
-    assert result.exit_code == 0, result.output
-    bag = load_dagbag(project / "dags")
-    assert bag.import_errors == {}
-    return bag.dags[project.name]
 
 
 def refused(cli, project) -> str:

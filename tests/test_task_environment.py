@@ -6,26 +6,11 @@ import pytest
 
 from kedro_airflow_k8s.config import parse_config
 from kedro_airflow_k8s.errors import ConfigError
-from tests.conftest import DEFAULT_CONFIG, load_dagbag
+from tests.conftest import DEFAULT_CONFIG, compiled, pod_env
 
 
 def config_with(**run_config):
     return {**DEFAULT_CONFIG, "run_config": {**DEFAULT_CONFIG["run_config"], **run_config}}
-
-
-def pod_env(task):
-    """A pod task's environment (a mapping while it holds templates, else V1EnvVars)."""
-    if isinstance(task.env_vars, dict):
-        return task.env_vars
-    return {var.name: var.value for var in task.env_vars}
-
-
-def compiled(cli, project):
-    result = cli(project, "compile")
-    assert result.exit_code == 0, result.output
-    bag = load_dagbag(project / "dags")
-    assert bag.import_errors == {}
-    return bag.dags[project.name]
 
 
 def test_env_vars_listed_by_name_come_from_airflow_variables_in_pods(make_project, cli):

@@ -7,7 +7,7 @@ import pytest
 from kedro_airflow_k8s.config import parse_config
 from kedro_airflow_k8s.errors import ConfigError
 from kedro_airflow_k8s.trigger_params import LAUNCHER
-from tests.conftest import DEFAULT_CONFIG, load_dagbag
+from tests.conftest import DEFAULT_CONFIG, compiled, pod_env
 from tests.spark_projects import restore_environ  # noqa: F401 - autouse: Spark DAGs set env vars
 
 PARAMETERS = """
@@ -27,21 +27,6 @@ def project_with(make_project, **run_config):
     project = make_project(config=config)
     (project / "conf" / "base" / "parameters.yml").write_text(PARAMETERS)
     return project
-
-
-def pod_env(task):
-    """A pod task's environment (a mapping while it holds templates, else V1EnvVars)."""
-    if isinstance(task.env_vars, dict):
-        return task.env_vars
-    return {var.name: var.value for var in task.env_vars}
-
-
-def compiled(cli, project):
-    result = cli(project, "compile")
-    assert result.exit_code == 0, result.output
-    bag = load_dagbag(project / "dags")
-    assert bag.import_errors == {}
-    return bag.dags[project.name]
 
 
 def test_each_trigger_param_is_an_airflow_param_with_default_and_type(make_project, cli):
