@@ -158,6 +158,26 @@ def load_dagbag(folder: Path):
     return DagBag(dag_folder=str(folder), safe_mode=False)
 
 
+@pytest.fixture
+def artifacts(tmp_path: Path) -> Any:
+    """A small set of the four Spark artifacts in ``tmp_path``, as publishing takes them."""
+    from kedro_airflow_k8s.artifacts import Artifact, ArtifactSet
+
+    folder = tmp_path / "artifacts" / "v1"
+    folder.mkdir(parents=True)
+    files = {
+        "wheel": ("demo-0.1-py3-none-any.whl", b"W" * 3000),
+        "conf": ("conf-demo-v1.tar.gz", b"conf bytes"),
+        "entry": ("spark_run-demo-v1.py", b"print('run')\n"),
+        "init": ("init-demo-v1.sh", b"#!/bin/bash\n"),
+    }
+    made = {}
+    for kind, (name, data) in files.items():
+        (folder / name).write_bytes(data)
+        made[kind] = Artifact(name, folder / name, kind)
+    return ArtifactSet("v1", made["wheel"], made["conf"], made["entry"], made["init"])
+
+
 def compiled(cli, project: Path):
     """``compile`` the project, which must succeed; its DAG as a real DagBag loads it."""
     result = cli(project, "compile")

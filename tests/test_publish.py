@@ -11,7 +11,6 @@ import fsspec
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from kedro_airflow_k8s.artifacts import Artifact, ArtifactSet
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.publish import dag_destination, human_size, publish
 
@@ -74,23 +73,6 @@ def empty_stores():
         fs_class.pseudo_dirs[:] = [""]
     FlakyFileSystem.writes = 0
     FlakyFileSystem.fail_on_write = 0
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactSet:
-    folder = tmp_path / "artifacts" / "v1"
-    folder.mkdir(parents=True)
-    files = {
-        "wheel": ("demo-0.1-py3-none-any.whl", b"W" * 3000),
-        "conf": ("conf-demo-v1.tar.gz", b"conf bytes"),
-        "entry": ("spark_run-demo-v1.py", b"print('run')\n"),
-        "init": ("init-demo-v1.sh", b"#!/bin/bash\n"),
-    }
-    made = {}
-    for kind, (name, data) in files.items():
-        (folder / name).write_bytes(data)
-        made[kind] = Artifact(name, folder / name, kind)
-    return ArtifactSet("v1", made["wheel"], made["conf"], made["entry"], made["init"])
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import fsspec
 import pytest
 
-from kedro_airflow_k8s.artifacts import Artifact, ArtifactSet
+from kedro_airflow_k8s.artifacts import ArtifactSet
 from kedro_airflow_k8s.errors import UserError
 from kedro_airflow_k8s.publish import publish
 from tests.object_stores import (
@@ -140,23 +140,6 @@ def store(request, aws_profile, no_gcs_backoff):
     options["endpoint_url"] = proxy.url
     yield Store(request.param, bucket, proxy, options, direct)
     proxy.stop()
-
-
-@pytest.fixture
-def artifacts(tmp_path: Path) -> ArtifactSet:
-    folder = tmp_path / "artifacts" / "v1"
-    folder.mkdir(parents=True)
-    files = {
-        "wheel": ("demo-0.1-py3-none-any.whl", b"W" * 3000),
-        "conf": ("conf-demo-v1.tar.gz", b"conf bytes"),
-        "entry": ("spark_run-demo-v1.py", b"print('run')\n"),
-        "init": ("init-demo-v1.sh", b"#!/bin/bash\n"),
-    }
-    made = {}
-    for kind, (name, data) in files.items():
-        (folder / name).write_bytes(data)
-        made[kind] = Artifact(name, folder / name, kind)
-    return ArtifactSet("v1", made["wheel"], made["conf"], made["entry"], made["init"])
 
 
 NEW_DAG = b"# DAG, version 2\n"
